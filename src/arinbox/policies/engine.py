@@ -1,0 +1,58 @@
+"""The policy gate: a pure function of proposal, ledger facts and policy.
+
+It returns the outcome and the id of the rule that decided it. Nothing the email says reaches
+this code except through the deterministic extraction signals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from arinbox.domain.models import ActionKind, Classification, Decision, LedgerFacts, Outcome, Proposal
+from arinbox.policies.schema import Autonomy, Policy
+
+
+def decide(
+    proposal: Proposal,
+    classification: Classification,
+    facts: LedgerFacts,
+    signals: Sequence[str],
+    policy: Policy,
+    today: dt.date,
+) -> Decision:
+    def out(outcome: Outcome, rule: str, reason: str) -> Decision:
+        return Decision(proposal_index=proposal.index, outcome=outcome, rule_id=rule, reason=reason,
+                        policy_version=policy.version_id)
+
+    if policy.kill_switch:
+        return out(Outcome.APPROVAL, "kill_switch", "automation is switched off")
+    stopping = [s for s in signals if s in policy.needs_human_signals]
+    if stopping:
+        return out(Outcome.APPROVAL, f"signal.{stopping[0]}", f"needs-human signal: {', '.join(stopping)}")
+    autonomy = policy.autonomy.get(classification.intent, Autonomy.DRAFT)
+    if autonomy is Autonomy.OFF:
+        return out(Outcome.SKIP, f"autonomy.{classification.intent.value}.off", "no action for this intent")
+    if autonomy is Autonomy.DRAFT:
+        return out(Outcome.APPROVAL, f"autonomy.{classification.intent.value}.draft", "intent is draft-only")
+    if classification.confidence < policy.min_intent_confidence:
+        return out(Outcome.APPROVAL, "intent.min_confidence",
+                   f"intent confidence {classification.confidence:.2f} < {policy.min_intent_confidence}")
+    rule = policy.actions.get(proposal.kind)
+    kind = proposal.kind.value
+    if rule is None or not rule.auto:
+        return out(Outcome.APPROVAL, f"action.{kind}.manual", f"{kind} always needs approval")
+    if rule.max_amount is not None and proposal.amount > rule.max_amount:
+        return out(Outcome.APPROVAL, f"action.{kind}.max_amount", f"amount {proposal.amount} > {rule.max_amount}")
+    if proposal.confidence < rule.min_confidence:
+        return out(Outcome.APPROVAL, f"action.{kind}.min_confidence",
+                   f"confidence {proposal.confidence:.2f} < {rule.min_confidence}")
+    if proposal.kind is ActionKind.RECORD_PROMISE and rule.max_days_ahead is not None:
+        date = dt.date.fromisoformat(str(proposal.payload.get("promised_date")))
+        if (date - today).days > rule.max_days_ahead:
+            return out(Outcome.APPROVAL, f"action.{kind}.max_days_ahead", f"promised date {date} is too far out")
+    if facts.customer is None:
+        return out(Outcome.APPROVAL, "customer.unknown", "no ledger customer resolved")
+    if policy.shadow_mode:
+        return out(Outcome.SKIP, "shadow_mode", "shadow mode: would have run automatically")
+    return out(Outcome.AUTO, f"action.{kind}.auto", "within policy thresholds")

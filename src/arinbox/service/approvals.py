@@ -1,0 +1,66 @@
+"""Approve, edit or reject what the policy held for a person; the graph resumes from its checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from arinbox.domain.errors import ArinboxError, NotFoundError
+from arinbox.persistence import models as m
+from arinbox.persistence.models import utcnow
+from arinbox.service.processor import Processor
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    id: int
+    work_item_id: int
+    message_id: str
+    intent: str | None
+    rule_id: str
+    reason: str
+    actions: list[str]
+    requested_at: str
+
+
+def list_pending(processor: Processor) -> list[PendingApproval]:
+    out = []
+    with processor.deps.sessions() as s:
+        rows = s.execute(
+            select(m.Approval, m.WorkItem, m.RawMessage)
+            .join(m.WorkItem, m.WorkItem.id == m.Approval.work_item_id)
+            .join(m.RawMessage, m.RawMessage.id == m.WorkItem.raw_message_id)
+            .where(m.Approval.status == "pending").order_by(m.Approval.id))
+        for ap, wi, raw in rows:
+            actions = [f"[{a.proposal_index}] {a.kind}: {a.summary}" for a in s.scalars(
+                select(m.ActionRow).where(m.ActionRow.work_item_id == wi.id).order_by(m.ActionRow.proposal_index))]
+            out.append(PendingApproval(ap.id, wi.id, raw.message_id, wi.intent, ap.request.get("rule_id", ""),
+                                       ap.request.get("reason", ""), actions, ap.requested_at.isoformat()))
+    return out
+
+
+def decide(processor: Processor, approval_id: int, *, approve: bool, approver: str, reason: str | None = None,
+           reply_body: str | None = None) -> str:
+    """Record the decision first, then resume; a crash in between is resumed by `arinbox process`."""
+    sessions = processor.deps.sessions
+    with sessions.begin() as s:
+        ap = s.get(m.Approval, approval_id)
+        if ap is None:
+            raise NotFoundError(f"no approval {approval_id}")
+        if ap.status != "pending":
+            raise ArinboxError(f"approval {approval_id} was already {ap.status} by {ap.approver}")
+        edits: dict[str, Any] = {}
+        if reply_body is not None:
+            replies = s.scalars(select(m.ActionRow).where(m.ActionRow.work_item_id == ap.work_item_id,
+                                                          m.ActionRow.kind == "send_reply")).all()
+            if not replies:
+                raise ArinboxError(f"approval {approval_id} has no reply draft to edit")
+            edits = {str(replies[0].proposal_index): reply_body}
+        ap.status = "approved" if approve else "rejected"
+        ap.approver, ap.reason, ap.decided_at, ap.edits = approver, reason, utcnow(), edits
+        work_item_id = ap.work_item_id
+    answer = {"decision": "approve" if approve else "reject", "approver": approver, "reason": reason,
+              "edits": edits}
+    return processor.run(work_item_id, resume=answer)

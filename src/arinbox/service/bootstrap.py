@@ -1,0 +1,89 @@
+"""The composition root: the one place where real adapters are built and wired."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from arinbox.agents.classifier import EmbeddedClassifier
+from arinbox.agents.context import Deps
+from arinbox.agents.graph import build_graph
+from arinbox.agents.propose import Proposer
+from arinbox.agents.replies import ReplyRenderer
+from arinbox.connectors.folder import FolderOutbox
+from arinbox.ledger.sql_ledger import SqlLedger
+from arinbox.masking.engine import build_analyzer
+from arinbox.masking.masker import PresidioMasker, load_allow_list
+from arinbox.masking.vault import Vault
+from arinbox.persistence.db import make_engine, make_session_factory, upgrade
+from arinbox.policies.schema import Policy, load_policy
+from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
+from arinbox.service.processor import Processor
+from arinbox.settings import Settings
+
+
+class App:
+    """Everything a command needs, built lazily: importing a ledger does not load spaCy."""
+
+    def __init__(self, settings: Settings, policy_file: Path | None = None) -> None:
+        self.settings = settings
+        self._policy_file = policy_file or settings.policy_path
+        self._stack = ExitStack()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.settings.database_url)
+        upgrade(engine)
+        return engine
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        return SqlLedger(self.sessions)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(self._policy_file)
+
+    @cached_property
+    def deps(self) -> Deps:
+        root = self.settings.data_root
+        analyzer = build_analyzer(self.settings.spacy_model, root / "masking" / "recognizers.yaml")
+        masker = PresidioMasker(analyzer, allow_list=load_allow_list(root / "masking" / "allow_list.yaml"))
+        return Deps(
+            sessions=self.sessions,
+            ledger=self.ledger,
+            masker=masker,
+            classifier=EmbeddedClassifier(root / "agents" / "training" / "intents.jsonl"),
+            proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
+            policy=self.policy,
+            outbox=FolderOutbox(self.settings.outbox_dir),
+            vault=Vault(self.settings.vault_key_bytes()),
+            mailbox_address=self.settings.mailbox_address,
+            dispute_owner=self.settings.dispute_owner,
+        )
+
+    @cached_property
+    def processor(self) -> Processor:
+        target = checkpoint_target(self.settings.database_url, self.settings.checkpoint_url)
+        saver, conn = open_checkpointer(target)
+        self._stack.callback(conn.close)
+        return Processor(self.deps, build_graph(saver))

@@ -1,0 +1,43 @@
+"""Graph checkpointers: SQLite beside the embedded database, PostgreSQL in the same database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg.rows import dict_row
+
+from arinbox.persistence.db import normalise_url
+
+
+def checkpoint_target(database_url: str, checkpoint_url: str) -> str:
+    """SQLite: a second file beside the database, so the checkpointer's own connection never
+    waits on the application's write lock. PostgreSQL: the same database."""
+    if checkpoint_url:
+        return checkpoint_url
+    url = normalise_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        db = Path(url.database or "arinbox.sqlite")
+        return f"sqlite:///{db.with_name(db.stem + '.checkpoints' + (db.suffix or '.sqlite'))}"
+    return database_url
+
+
+def open_checkpointer(target: str) -> tuple[BaseCheckpointSaver[Any], Any]:
+    """Return the saver and the connection to close when done."""
+    url = normalise_url(target)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(url.database or ":memory:", check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        sqlite_saver = SqliteSaver(conn)
+        sqlite_saver.setup()
+        return sqlite_saver, conn
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    pg = psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+    pg_saver = PostgresSaver(pg)  # type: ignore[arg-type]
+    pg_saver.setup()
+    return pg_saver, pg
