@@ -47,9 +47,7 @@ def test_real_world_message_parses_or_fails_cleanly(path: Path) -> None:
 def test_broken_structure_is_recorded_as_defects() -> None:
     parsed = parse_email((FIXTURES / "malformed-flanker" / "false-multipart.eml").read_bytes())
     assert "StartBoundaryNotFoundDefect" in parsed.defects
-    missing_end = parse_email(
-        (FIXTURES / "malformed-flanker" / "missing-final-boundary.eml").read_bytes()
-    )
+    missing_end = parse_email((FIXTURES / "malformed-flanker" / "missing-final-boundary.eml").read_bytes())
     assert "CloseBoundaryNotFoundDefect" in missing_end.defects
     assert missing_end.body == "Some body"
     assert missing_end.to == ["bob@example.com", "hithere@example.com"]
@@ -165,9 +163,7 @@ def test_outlook_forward_is_recognised_from_the_subject() -> None:
     ],
 )
 def test_forward_markers_in_each_language_keep_content(marker: str) -> None:
-    text = (
-        f"See below.\n\n{marker}\nFrom: C <c@x.example>\nSubject: Paid\n\nINV-7 paid, 10.00 EUR.\n"
-    )
+    text = f"See below.\n\n{marker}\nFrom: C <c@x.example>\nSubject: Paid\n\nINV-7 paid, 10.00 EUR.\n"
     assert newest_message(text).endswith("INV-7 paid, 10.00 EUR.")
 
 
@@ -199,6 +195,22 @@ def test_latin1_body_declared_utf8_is_repaired() -> None:
     parsed = parse_file("latin1-declared-utf8.eml")
     assert parsed.body == "Grüße, die Rechnung RE-77 über 50 € ist bezahlt."
     assert "charset repaired: declared utf-8, read as cp1252" in parsed.defects
+
+
+@pytest.mark.parametrize(
+    ("charset", "body", "text", "defect"),
+    [
+        ("utf-8", "Gr\u00fc\u00dfe aus K\u00f6ln, RE-9 \u00fcber 20 \u20ac".encode() + b"\xff", "Köln", "bad bytes"),
+        ("x-unknown", "Gr\u00fc\u00dfe".encode("latin-1"), "Grüße", "unknown charset 'x-unknown'"),
+        (None, "Gr\u00fc\u00dfe".encode(), "Grüße", "charset repaired: declared none, read as utf-8"),
+    ],
+)
+def test_charset_guesses_are_recorded(charset: str | None, body: bytes, text: str, defect: str) -> None:
+    content_type = f'text/plain; charset="{charset}"' if charset else "text/plain"
+    raw = f"From: a@b.example\nContent-Type: {content_type}\n\n".encode() + body
+    parsed = parse_email(raw)
+    assert text in parsed.body
+    assert any(defect in note for note in parsed.defects)
 
 
 def test_csv_attachment_text_is_captured() -> None:
@@ -255,6 +267,23 @@ def test_blank_lines_before_the_headers_are_tolerated() -> None:
     parsed = parse_email(b"\r\n  \r\nFrom: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n")
     assert (parsed.sender, parsed.subject, parsed.body) == ("a@b.example", "hi", "body")
     assert "leading blank lines removed" in parsed.defects
+
+
+def test_junk_line_before_the_headers_is_skipped() -> None:
+    parsed = parse_email(b"%%% exported by tool %%%\nFrom: a@b.example\nSubject: hi\n\nbody\n")
+    assert (parsed.sender, parsed.subject, parsed.body) == ("a@b.example", "hi", "body")
+    assert any(defect.startswith("junk before headers skipped") for defect in parsed.defects)
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda path: path.name)
+def test_truncated_and_corrupted_messages_never_crash(path: Path) -> None:
+    raw = path.read_bytes()
+    corrupted = bytes(0xFF if i % 37 == 0 else byte for i, byte in enumerate(raw))
+    for variant in [raw[: len(raw) * cut // 8] for cut in range(1, 8)] + [corrupted]:
+        try:
+            parse_email(variant).model_dump_json()
+        except MailParseError as exc:
+            assert "\n" not in str(exc)
 
 
 @pytest.mark.parametrize(

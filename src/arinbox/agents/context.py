@@ -10,15 +10,42 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from arinbox.agents.propose import Proposer
+from arinbox.agents.references import ReferenceIndex
+from arinbox.domain.models import CustomerFact, InvoiceFact, OrderFact
 from arinbox.domain.ports import Classifier, Ledger, Masker, Outbox
 from arinbox.masking.vault import Vault
 from arinbox.policies.schema import Policy
 
 
 @dataclass(frozen=True)
+class LedgerRefs:
+    """The ledger's numbering and names as of start-up: what resolution and masking need.
+
+    Balances are never read from here; the lookup node reads the live ledger.
+    """
+
+    customers: list[CustomerFact]
+    invoices: list[InvoiceFact]
+    orders: list[OrderFact]
+    index: ReferenceIndex
+    keep_terms: list[str]  # business identifiers masking must leave alone
+
+    @classmethod
+    def load(cls, ledger: Ledger) -> LedgerRefs:
+        customers, invoices, orders = ledger.customers(), ledger.invoices(), ledger.orders()
+        terms = {c.name for c in customers}
+        for inv in invoices:
+            terms.update(t for t in (inv.invoice_number, inv.po_number, inv.order_number) if t)
+        for order in orders:
+            terms.update(t for t in (order.order_number, order.po_number, order.tracking_number) if t)
+        return cls(customers, invoices, orders, ReferenceIndex.build(customers, invoices, orders), sorted(terms))
+
+
+@dataclass(frozen=True)
 class Deps:
     sessions: sessionmaker[Session]
     ledger: Ledger
+    refs: LedgerRefs
     masker: Masker
     classifier: Classifier
     proposer: Proposer
@@ -27,3 +54,4 @@ class Deps:
     vault: Vault
     mailbox_address: str
     dispute_owner: str
+    company_name: str

@@ -19,14 +19,16 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import DisputeReason
+from arinbox.settings import project_root
+from arinbox.yaml_files import load_yaml_model
 
 _LANG_RE = re.compile(r"^[a-z]{2}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -77,9 +79,10 @@ def _check_phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
 
 class ReasonSpec(_Strict):
     description: str = ""
-    phrases: dict[str, list[str]]
+    phrases: dict[str, list[str]]  # enough on their own
+    weak_phrases: dict[str, list[str]] = Field(default_factory=dict)  # only next to a dispute cue
 
-    _phrases_ok = field_validator("phrases")(_check_phrases)
+    _phrases_ok = field_validator("phrases", "weak_phrases")(_check_phrases)
 
 
 class SignalSpec(_Strict):
@@ -92,8 +95,11 @@ class SignalSpec(_Strict):
 
 class LexiconFile(_Strict):
     version: int = Field(ge=1)
+    dispute_cues: dict[str, list[str]] = Field(default_factory=dict)
     dispute_reasons: dict[DisputeReason, ReasonSpec]
     signals: dict[str, SignalSpec]
+
+    _cues_ok = field_validator("dispute_cues")(_check_phrases)
 
     @field_validator("signals")
     @classmethod
@@ -128,6 +134,7 @@ class PhraseHit:
     phrase: str  # as written in the lexicon
     start: int
     end: int
+    weak: bool = False  # a weak reason phrase: counts half
 
 
 @dataclass(frozen=True)
@@ -153,22 +160,20 @@ class Lexicon:
         self.spec = spec
         self.source = source
         self._reasons: list[_Compiled] = []
+        self._weak: list[_Compiled] = []
         for reason, rspec in spec.dispute_reasons.items():
             self._reasons.extend(_compile_all(reason.value, rspec.phrases))
+            self._weak.extend(_compile_all(reason.value, rspec.weak_phrases))
+        self._cues = _compile_all("cue", spec.dispute_cues)
         self._signals: list[_Compiled] = []
         for name, sspec in spec.signals.items():
             self._signals.extend(_compile_all(name, sspec.phrases))
-        self.languages = frozenset(c.language for c in [*self._reasons, *self._signals])
+        self.languages = frozenset(c.language for c in [*self._reasons, *self._weak, *self._signals])
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read lexicon: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        return cls.from_data(raw, source=str(path))
+        """Load and validate a lexicon file; a bad file raises ConfigError naming file, line and field."""
+        return cls(load_yaml_model(path, LexiconFile), str(path))
 
     @classmethod
     def from_data(cls, data: Any, source: str = "<memory>") -> Lexicon:
@@ -209,7 +214,17 @@ class Lexicon:
         return hits
 
     def reason_hits(self, text: str, language: str | None) -> list[PhraseHit]:
-        return self._hits(self._reasons, text, language)
+        """Strong reason phrases, plus the weak ones when the text contests something."""
+        strong = self._hits(self._reasons, text, language)
+        if strong or self._hits(self._cues, text, language):
+            weak = [
+                PhraseHit(h.name, h.phrase, h.start, h.end, weak=True) for h in self._hits(self._weak, text, language)
+            ]
+            return sorted([*strong, *weak], key=lambda h: (h.start, -h.end))
+        return []
+
+    def has_dispute_cue(self, text: str, language: str | None) -> bool:
+        return bool(self._hits(self._cues, text, language))
 
     def signal_hits(self, text: str, language: str | None) -> list[PhraseHit]:
         return self._hits(self._signals, text, language)
@@ -218,7 +233,8 @@ class Lexicon:
         """The reason whose phrases match best; None when no phrase matches.
 
         Each distinct phrase counts once, weighted by its length in words (a specific
-        "billed twice" outweighs a bare "price"); ties go to the earliest mention.
+        "billed twice" outweighs a bare "price") and halved for weak phrases; ties go to
+        the earliest mention.
         """
         scores: dict[str, float] = {}
         first: dict[str, int] = {}
@@ -229,7 +245,8 @@ class Lexicon:
                 continue
             seen.add((hit.name, hit.phrase))
             words = len([w for w in hit.phrase.split() if w != _GAP])
-            scores[hit.name] = scores.get(hit.name, 0.0) + 1.0 + 0.5 * (words - 1)
+            weight = (1.0 + 0.5 * (words - 1)) * (0.5 if hit.weak else 1.0)
+            scores[hit.name] = scores.get(hit.name, 0.0) + weight
         if not scores:
             return None
         best = max(scores, key=lambda n: (scores[n], -first[n]))
@@ -257,3 +274,9 @@ def _drop_nested(hits: Sequence[PhraseHit]) -> list[PhraseHit]:
 def load_lexicon(path: Path) -> Lexicon:
     """Load and validate a lexicon file; raises ConfigError on any problem."""
     return Lexicon.load(path)
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The reviewed ``agents/lexicon.yaml`` of this checkout, loaded once on first use."""
+    return Lexicon.load(project_root() / "agents" / "lexicon.yaml")

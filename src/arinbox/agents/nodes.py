@@ -94,22 +94,12 @@ def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     return {"status": "running", "email": email.model_dump(mode="json")}
 
 
-def _keep_terms(deps: Deps, email: ParsedEmail) -> list[str]:
-    """Business identifiers masking must leave alone: the ledger's own numbers and company names."""
-    terms = [c.name for c in deps.ledger.customers()]
-    for inv in deps.ledger.invoices():
-        terms += [inv.invoice_number, *(t for t in (inv.po_number, inv.order_number) if t)]
-    for order in deps.ledger.orders():
-        terms += [order.order_number, *(t for t in (order.po_number, order.tracking_number) if t)]
-    return sorted(set(terms))
-
-
 def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
     email = _email(state)
     attachments = [a.text or "" for a in email.attachments]
     texts = [email.subject, email.newest, *attachments, email.sender_name]
-    results = deps.masker.mask(texts, _keep_terms(deps, email))
+    results = deps.masker.mask(texts, deps.refs.keep_terms)
     mapping: dict[str, str] = {}
     entities: dict[str, int] = {}
     for r in results:
@@ -141,9 +131,11 @@ def extract_facts(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
     email = _email(state)
     cls = Classification.model_validate(state["classification"])
+    refs = deps.refs
     result = extract(
         masked_text(state, with_attachments=True), email.sender, email.date, cls.language,
-        deps.ledger.customers(), deps.ledger.invoices(), deps.ledger.orders(),
+        refs.customers, refs.invoices, refs.orders, refs.index,
+        own_names=(deps.company_name,), intent=cls.intent,
     )
     _trace(deps, wi, "extract", result.model_dump(mode="json"))
     return {"extraction": result.model_dump(mode="json")}

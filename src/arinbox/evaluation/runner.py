@@ -17,6 +17,7 @@ from arinbox.domain.ports import RawMail
 from arinbox.evaluation.labels import Label, load_labels
 from arinbox.evaluation.scoring import Prediction, Report, score
 from arinbox.ledger.csv_import import import_ledger
+from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.persistence import models as m
 from arinbox.service.bootstrap import App
 from arinbox.service.ingest import ingest
@@ -40,6 +41,13 @@ class CorpusSource:
             yield RawMail(label.file, path.read_bytes())
 
 
+def orders_as_order_numbers(labels: list[Label], ledger: SqlLedger) -> list[Label]:
+    """EVAL_FORMAT lets a label name an order by its order or its PO number; score both as the order."""
+    by_po = {o.po_number: o.order_number for o in ledger.orders() if o.po_number}
+    return [label.model_copy(update={"orders": list(dict.fromkeys(by_po.get(o, o) for o in label.orders))})
+            if label.orders else label for label in labels]
+
+
 def run_eval(corpus: Path, base: Settings, policy_file: Path | None = None,
              on_progress: Callable[[int, int], None] | None = None) -> Report:
     labels = load_labels(corpus / "labels.jsonl")
@@ -50,6 +58,7 @@ def run_eval(corpus: Path, base: Settings, policy_file: Path | None = None,
         })
         with App(settings, policy_file) as app:
             import_ledger(corpus / "ledger", app.sessions)
+            labels = orders_as_order_numbers(labels, app.ledger)
             ingest(CorpusSource(corpus, labels), app.sessions, kind="corpus")
             processor = app.processor
             ids = processor.runnable_ids()

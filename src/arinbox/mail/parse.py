@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import policy
-from email.errors import InvalidBase64LengthDefect
+from email.errors import InvalidBase64LengthDefect, MessageError
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import Message
@@ -51,11 +51,10 @@ _RENDERED_TYPES = frozenset(
         "text/rfc822-headers",
     }
 )
-# A text that is utf-8 but for a stray byte or two stays utf-8; beyond this share of bad
-# characters it is more likely a single-byte Windows/ISO charset.
-_UTF8_BAD_SHARE = 0.1
 _MAX_DEPTH = 20  # nesting beyond this is hostile; the parts below are skipped, not recursed
 _LEADING_BLANK_LINES = re.compile(rb"\A(?:[ \t]*\r?\n)+")
+# Up to three junk lines, then two header lines in a row.
+_HEADERS_AFTER_JUNK = re.compile(rb"\A(?:[^\n]*\n){1,3}?((?:[A-Za-z][A-Za-z0-9-]*:[ \t][^\n]*\n){2})")
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _NON_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
@@ -86,17 +85,21 @@ def _parse(raw: bytes) -> ParsedEmail:
     msg = _parse_bytes(stripped)
     if not msg.keys():
         found = ", ".join(_defect_names(msg.defects)) or "no header lines"
-        raise MailParseError(f"no headers found ({found})")
+        # A junk line or two above real headers (export tools, broken relays) hides them all.
+        start = _HEADERS_AFTER_JUNK.search(stripped)
+        if start is None:
+            raise MailParseError(f"no headers found ({found})")
+        notes.append(f"junk before headers skipped ({found})")
+        msg = _parse_bytes(stripped[start.start(1) :])
 
     headers = _Headers(msg, notes)
     walk = _Walk()
     walk.visit(msg, 0)
     body = walk.body()
-    subject = " ".join(headers.text("subject").split())
+    subject = headers.text("subject")
     sender_name, sender = headers.sender()
-    message_id = headers.message_id() or _synthetic_message_id(raw, notes)
+    message_id = headers.message_id("message-id") or _synthetic_message_id(raw, notes)
     references = _MESSAGE_ID.findall(headers.text("references"))
-    in_reply_to = _MESSAGE_ID.findall(headers.text("in-reply-to"))
     return ParsedEmail(
         message_id=message_id,
         subject=subject,
@@ -104,7 +107,7 @@ def _parse(raw: bytes) -> ParsedEmail:
         sender_name=sender_name,
         to=headers.addresses("to"),
         date=headers.date(),
-        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        in_reply_to=headers.message_id("in-reply-to") or None,
         references=references,
         headers=headers.structural(),
         content_types=walk.content_types,
@@ -186,8 +189,9 @@ class _Headers:
                 result.append((" ".join(_repair_header(display, self._notes).split()), address))
         return result
 
-    def message_id(self) -> str:
-        raw = self._raw("message-id")
+    def message_id(self, name: str) -> str:
+        """The first ``<id>`` in the header, without brackets; ``""`` when there is none."""
+        raw = self._raw(name)
         if raw is None:
             return ""
         value = _repair_header(raw, self._notes).strip()
@@ -206,6 +210,7 @@ class _Headers:
         except Exception as exc:  # noqa: BLE001 - see _parsed
             self.defects.append(f"date header unparseable: {type(exc).__name__}")
             return None
+        self.defects.extend(_defect_names(getattr(header, "defects", ())))
         if not isinstance(value, dt.datetime):
             self.defects.append("date header unparseable")
             return None
@@ -295,11 +300,7 @@ class _Walk:
         An attached message's own attachments follow it in the list.
         """
         payload = part.get_payload()
-        blocks = (
-            [block for block in payload if isinstance(block, Message)]
-            if isinstance(payload, list)
-            else []
-        )
+        blocks = [block for block in payload if isinstance(block, Message)] if isinstance(payload, list) else []
         inner = _Walk()
         if ctype in ("message/rfc822", "message/global"):
             if not blocks:
@@ -345,10 +346,7 @@ def _render_message(msg: Message, walk: _Walk) -> str:
 
 def _render_headers(block: Message, defects: list[str]) -> str:
     notes: list[str] = []
-    lines = [
-        f"{key}: {' '.join(_repair_header(str(value), notes).split())}"
-        for key, value in block.raw_items()
-    ]
+    lines = [f"{key}: {' '.join(_repair_header(str(value), notes).split())}" for key, value in block.raw_items()]
     defects.extend(notes)
     return "\n".join(lines)
 
@@ -417,7 +415,10 @@ def _guess_decode(data: bytes) -> tuple[str, str]:
     bad = text.count("\ufffd") - data.count("\ufffd".encode())
     if bad == 0:
         return text, "utf-8"
-    if bad <= _UTF8_BAD_SHARE * sum(1 for ch in text if ord(ch) > 127):
+    # Single-byte text almost never forms valid multi-byte utf-8 by accident, so a text with
+    # many valid sequences and a few broken ones is utf-8 with stray bytes.
+    valid = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    if valid >= 2 * bad:
         return text, f"utf-8 with {bad} bad bytes replaced"
     try:
         return data.decode("cp1252"), "cp1252"
@@ -444,7 +445,7 @@ def _decode_words(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, MessageError):
         return value
 
 

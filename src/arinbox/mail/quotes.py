@@ -51,7 +51,7 @@ _TO_OR_SUBJECT_LINE = re.compile(
     re.IGNORECASE,
 )
 _ANY_HEADER_LINE = re.compile(r"^\*?\w[\w -]{0,30}\s*:\*?(?:\s|$)")
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[?(?:fwd?|wg|tr|rv|enc|fw)\]?\s*:\s*)", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[?(?:fwd?|wg|tr|rv|enc)\]?\s*:\s*)", re.IGNORECASE)
 
 _QUOTED_LINE = re.compile(r"^\s*>")
 _TRAILING_SEPARATOR = re.compile(r"^\s*(?:[-_=*]{3,})?\s*$")
@@ -157,9 +157,5 @@ def _trim(lines: Sequence[str]) -> str:
 
 def _bottom_posted(lines: Sequence[str]) -> str:
     """A reply written under the quote: everything except the quote and its header."""
-    rest = [
-        line
-        for i, line in enumerate(lines)
-        if not _QUOTED_LINE.match(line) and not _is_reply_marker(lines, i)
-    ]
+    rest = [line for i, line in enumerate(lines) if not _QUOTED_LINE.match(line) and not _is_reply_marker(lines, i)]
     return _trim(rest)

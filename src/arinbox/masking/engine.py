@@ -48,23 +48,24 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
 
     engine_name = "spacy"
 
+    @staticmethod
+    def _download_spacy_model_if_needed(model_name: str) -> None:
+        # Presidio would download a missing model here; arinbox never fetches at run time.
+        if not (spacy.util.is_package(model_name) or Path(model_name).exists()):
+            raise ConfigError(f"spaCy model {model_name!r} is not installed")
+
     def load(self) -> None:
         _register_lowercase_lemma()
-        self.nlp = {}
+        super().load()
         for model in self.models:
-            self._validate_model_params(model)
-            name = model["model_name"]
-            if not (spacy.util.is_package(name) or Path(name).exists()):
-                raise ConfigError(f"spaCy model {name!r} is not installed")
-            nlp = spacy.load(name)
+            nlp = self.get_nlp(model["lang_code"])
             if "ner" not in nlp.pipe_names:
-                raise ConfigError(f"spaCy model {name!r} has no ner component")
+                raise ConfigError(f"spaCy model {model['model_name']!r} has no ner component")
             needed = _components_for_ner(nlp)
             for pipe in list(nlp.pipe_names):
                 if pipe not in needed:
                     nlp.disable_pipe(pipe)
             nlp.add_pipe(LOWERCASE_LEMMA, last=True)
-            self.nlp[model["lang_code"]] = nlp
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,21 +10,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import tldextract
-import yaml
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.nlp_engine import NlpEngine
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, UkNinoRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    EmailRecognizer,
+    PhoneRecognizer,
+    UkNinoRecognizer,
+)
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from arinbox.domain.errors import ConfigError
+from arinbox.yaml_files import load_yaml_model
 
 # Predefined recognizers replaced by ours: the US bank-number one matches any 8-17 digit run
-# (invoice and PO numbers); the e-mail one validates through a suffix list fetched online.
-REPLACED_PREDEFINED = ("UsBankRecognizer", "EmailRecognizer")
+# (invoice and PO numbers); the e-mail one validates through a suffix list fetched online; the
+# phone one parses every digit run once per region, and most of its default regions (IL, IN,
+# BR) are not where AR mail comes from.
+REPLACED_PREDEFINED = ("UsBankRecognizer", "EmailRecognizer", "PhoneRecognizer")
+# Regions whose national phone formats are recognised (NANP covers Canada too).
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES")
 
 _FRAGMENT_REF = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 
@@ -35,9 +42,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(supported_language=supported_language)
         # suffix_list_urls=() and no cache: never fetch, never write a cache file.
-        self._extract = tldextract.TLDExtract(
-            cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True
-        )
+        self._extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
     def validate_result(self, pattern_text: str) -> bool:
         return self._extract(pattern_text).fqdn != ""
@@ -214,17 +219,6 @@ class _RecognizersFile(BaseModel):
     recognizers: list[_RecognizerSpec]
 
 
-def _line_of(root: yaml.Node | None, index: int) -> int | None:
-    """1-based line of ``recognizers[index]`` in the composed YAML, when it can be found."""
-    if not isinstance(root, yaml.MappingNode):
-        return None
-    for key, value in root.value:
-        if getattr(key, "value", None) == "recognizers" and isinstance(value, yaml.SequenceNode):
-            if 0 <= index < len(value.value):
-                return int(value.value[index].start_mark.line) + 1
-    return None
-
-
 def _expand(pattern: str, fragments: Mapping[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -243,28 +237,10 @@ def _expand(pattern: str, fragments: Mapping[str, str]) -> str:
 
 def load_yaml_recognizers(path: Path) -> list[PatternRecognizer]:
     """Read, validate and compile a recognizers YAML file; a bad file fails with its location."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data: Any = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read recognizers file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        spec = _RecognizersFile.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        location = error["loc"]
-        line = _line_of(root, int(location[1])) if len(location) > 1 else None
-        where = f"line {line}, " if line else ""
-        field = ".".join(str(part) for part in location)
-        raise ConfigError(f"{path}: {where}field {field}: {error['msg']}") from exc
-
+    spec = load_yaml_model(path, _RecognizersFile)
     recognizers: list[PatternRecognizer] = []
-    for index, rec in enumerate(spec.recognizers):
-        line = _line_of(root, index)
-        where = f"{path}: line {line}, recognizer {rec.name!r}"
+    for rec in spec.recognizers:
+        where = f"{path}: recognizer {rec.name!r}"
         if not rec.patterns and not rec.deny_list:
             raise ConfigError(f"{where}: needs patterns or a deny_list")
         patterns = []
@@ -273,22 +249,21 @@ def load_yaml_recognizers(path: Path) -> list[PatternRecognizer]:
                 expanded = _expand(pat.regex, spec.fragments)
             except KeyError as exc:
                 raise ConfigError(f"{where}, pattern {pat.name!r}: unknown fragment {exc}") from exc
-            patterns.append(Pattern(pat.name, expanded, pat.score))
-        recognizer = PatternRecognizer(
-            supported_entity=rec.supported_entity,
-            name=rec.name,
-            supported_language=rec.supported_language,
-            patterns=patterns,
-            deny_list=rec.deny_list,
-            deny_list_score=rec.deny_list_score,
-            context=rec.context,
+            try:  # Presidio compiles the regex here, so a bad one fails at start-up
+                patterns.append(Pattern(pat.name, expanded, pat.score))
+            except ValueError as exc:
+                raise ConfigError(f"{where}, pattern {pat.name!r}: bad regex: {exc}") from exc
+        recognizers.append(
+            PatternRecognizer(
+                supported_entity=rec.supported_entity,
+                name=rec.name,
+                supported_language=rec.supported_language,
+                patterns=patterns,
+                deny_list=rec.deny_list,
+                deny_list_score=rec.deny_list_score,
+                context=rec.context,
+            )
         )
-        try:
-            # Presidio compiles patterns on first use; do it now so a bad regex fails at start-up.
-            recognizer.analyze(text="", entities=[rec.supported_entity])
-        except Exception as exc:
-            raise ConfigError(f"{where}: bad regex: {exc}") from exc
-        recognizers.append(recognizer)
     return recognizers
 
 
@@ -299,6 +274,7 @@ def build_registry(nlp_engine: NlpEngine, recognizers_file: Path | None) -> Reco
     for name in REPLACED_PREDEFINED:
         registry.remove_recognizer(name)
     registry.add_recognizer(OfflineEmailRecognizer())
+    registry.add_recognizer(PhoneRecognizer(supported_regions=PHONE_REGIONS))
     registry.add_recognizer(UkNinoRecognizer(supported_language="en"))
     registry.add_recognizer(VatIdRecognizer())
     if recognizers_file is not None:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arinbox.agents.classifier import EmbeddedClassifier
-from arinbox.agents.context import Deps
+from arinbox.agents.context import Deps, LedgerRefs
 from arinbox.agents.graph import build_graph
 from arinbox.agents.propose import Proposer
 from arinbox.agents.replies import ReplyRenderer
@@ -71,6 +71,7 @@ class App:
         return Deps(
             sessions=self.sessions,
             ledger=self.ledger,
+            refs=LedgerRefs.load(self.ledger),
             masker=masker,
             classifier=EmbeddedClassifier(root / "agents" / "training" / "intents.jsonl"),
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
@@ -79,6 +80,7 @@ class App:
             vault=Vault(self.settings.vault_key_bytes()),
             mailbox_address=self.settings.mailbox_address,
             dispute_owner=self.settings.dispute_owner,
+            company_name=self.settings.company_name,
         )
 
     @cached_property

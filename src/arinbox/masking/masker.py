@@ -1,0 +1,413 @@
+"""Mask the personal data in the texts of one email with stable placeholders."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from pydantic import RootModel, StringConstraints
+from spacy.tokens import Span
+
+from arinbox.domain.errors import ConfigError
+from arinbox.domain.ports import MaskResult
+from arinbox.yaml_files import load_yaml_model
+
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "IBAN_CODE",
+    "CREDIT_CARD",
+    "US_SSN",
+    "US_ITIN",
+    "UK_NINO",
+    "US_BANK_ACCOUNT",
+    "STREET_ADDRESS",
+    "SWIFT_CODE",
+    "VAT_ID",
+    "UK_SORT_CODE_ACCOUNT",
+    "IP_ADDRESS",
+)
+
+# Presidio's phone recognizer scores plain matches 0.4; below that only weak guesses remain.
+DEFAULT_SCORE_THRESHOLD = 0.4
+
+_CURRENCY = r"(?:[$€£¥]|\b(?:EUR|USD|GBP|CHF|CAD|AUD|NZD|JPY|SEK|NOK|DKK|PLN|CZK|HUF|MXN|BRL)\b)"
+_NUMBER = r"\d{1,3}(?:[,.'\u00a0 ]\d{3})*(?:[.,]\d{1,2})?"
+
+# Business values the AR work needs, kept whatever a recognizer says. A pattern with a group
+# named "value" keeps only that group (the label before it may still be masked).
+DEFAULT_KEEP_PATTERNS: tuple[str, ...] = (
+    # amounts with a currency before or after: "$1,234.56", "EUR 1 234,56", "1.234,56 €"
+    rf"{_CURRENCY}[ \t\u00a0]?-?{_NUMBER}(?!\d)",
+    rf"(?<![\d.,])-?{_NUMBER}[ \t\u00a0]?{_CURRENCY}",
+    # amounts without a currency but with two decimals: "1,234.56", "1.234,56"
+    r"(?<![\d.,])\d{1,3}(?:[,.'\u00a0]\d{3})*[.,]\d{2}(?![.,]?\d)",
+    # dates: "2026-11-15", "15.11.2026", "11/15/2026", "15/11/26"
+    r"(?<![\d.\-])\d{4}-\d{2}-\d{2}(?![\d\-])",
+    r"(?<![\d./])\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})(?![\d./])",
+    # document numbers with a letter prefix: "INV-2026-004512", "SO-26-10432", "CN-77"
+    r"\b[A-Z]{2,5}-\d[\dA-Z]*(?:-[\dA-Z]+)*\b",
+    # a reference right after its label: "PO 4500123456", "Rechnung Nr. 2026-4512", "pedido 88123"
+    r"(?i:\b(?:invoices?|inv|rechnung(?:en)?|rg|factures?|facturas?|credit[ \t]+notes?|credit[ \t]+memos?"
+    r"|gutschrift|avoir|abono|purchase[ \t]+orders?|po|p\.o\.|orders?|bestellung(?:en)?|bestellnummer"
+    r"|auftrag|commandes?|pedidos?|lieferschein|albarán|customer|kunden|client|cliente|debitor"
+    r"|ref|reference|referenz|référence|referencia|verwendungszweck|payment[ \t]+ref(?:erence)?"
+    r"|check|cheque|chèque|trace|utr|transaction|transaktion"
+    r"|company(?:[ \t]+(?:registration|reg))?|hrb|hra|siren|siret|rcs)"
+    r"\.?(?:[ \t\-]*(?:no|nr|number|num|nummer|numéro|número|n[°º]|id|\#))?\.?[ \t]*[:#]?[ \t]*"
+    r"(?:(?:is|ist|est|es)[ \t]+)?)"
+    r"(?P<value>[A-Z0-9][A-Z0-9/\-]*\d[A-Z0-9/\-]*)",
+)
+
+# Entities whose values are compared without spacing or punctuation ("DE89 3704 ..." is
+# "DE89370400..."); the others are compared case-insensitively with spacing collapsed.
+_COMPACT_ENTITIES = frozenset(
+    {
+        "PHONE_NUMBER",
+        "IBAN_CODE",
+        "CREDIT_CARD",
+        "US_SSN",
+        "US_ITIN",
+        "UK_NINO",
+        "US_BANK_ACCOUNT",
+        "SWIFT_CODE",
+        "VAT_ID",
+        "UK_SORT_CODE_ACCOUNT",
+    }
+)
+
+# Languages the language guesser chooses from: those of the mail an AR team receives.
+GUESSED_LANGUAGES: tuple[str, ...] = (
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "nl",
+    "pt",
+    "pl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "cs",
+)
+# Paragraphs shorter than this take the language of the whole email (too short to guess).
+_MIN_GUESS_CHARS = 80
+# a run of text up to a blank line (quoted blank lines "> " count as blank)
+_PARAGRAPH = re.compile(r"(?:(?!\n[ \t>]*\n).)+", re.DOTALL)
+
+# Entities made of words, from whose edges allow-listed words are trimmed.
+_WORD_ENTITIES = frozenset({"PERSON", "STREET_ADDRESS"})
+
+_PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*?)_(\d+)>")
+_EDGE_PUNCT = " \t\r\n,;:|"
+# Values this short are not searched for again elsewhere in the email.
+_MIN_PROPAGATE = 4
+
+
+class _AllowListFile(RootModel[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]]):
+    pass
+
+
+def load_allow_list(path: Path) -> list[str]:
+    """Words and phrases never masked: a YAML list of strings."""
+    return list(load_yaml_model(path, _AllowListFile).root)
+
+
+class LanguageGuesser:
+    """py3langid behind a typed call: ISO 639-1 code of the most likely language."""
+
+    def __init__(self, languages: Sequence[str] = GUESSED_LANGUAGES) -> None:
+        self._identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE)
+        self._identifier.set_languages(list(languages))
+
+    def __call__(self, text: str) -> str:
+        language, _score = self._identifier.classify(text)
+        return str(language)
+
+
+def rehydrate(text: str, mapping: dict[str, str]) -> str:
+    """Put the originals back in place of the placeholders; unknown placeholders stay."""
+    return _PLACEHOLDER.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    entity: str
+    score: float
+
+    def overlaps(self, other: _Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def _normalise(entity: str, value: str) -> str:
+    if entity in _COMPACT_ENTITIES:
+        return re.sub(r"[\W_]", "", value).upper()
+    return " ".join(value.split()).casefold()
+
+
+def _subtract(span: _Span, holes: Sequence[tuple[int, int]]) -> list[_Span]:
+    """The parts of ``span`` outside every hole."""
+    pieces = [span]
+    for hole_start, hole_end in holes:
+        next_pieces: list[_Span] = []
+        for piece in pieces:
+            if hole_end <= piece.start or piece.end <= hole_start:
+                next_pieces.append(piece)
+                continue
+            if piece.start < hole_start:
+                next_pieces.append(_Span(piece.start, hole_start, piece.entity, piece.score))
+            if hole_end < piece.end:
+                next_pieces.append(_Span(hole_end, piece.end, piece.entity, piece.score))
+        pieces = next_pieces
+    return pieces
+
+
+def _resolve_overlaps(spans: Iterable[_Span]) -> list[_Span]:
+    """Longest span wins, then the highest score, then the earliest."""
+    chosen: list[_Span] = []
+    for span in sorted(spans, key=lambda s: (-(s.end - s.start), -s.score, s.start)):
+        if not any(span.overlaps(kept) for kept in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+class PresidioMasker:
+    """The ``Masker`` port on a Presidio analyzer.
+
+    ``keep`` values (passed per call: invoice, PO and order numbers, customer names from the
+    ledger) and ``keep_patterns`` matches are never masked: a detection that overlaps one is cut
+    back to the part outside it. ``allow_list`` words are trimmed from the edges of detections
+    ("Hi Tom" -> "Tom") and never masked on their own.
+
+    Every text is analysed as English, so pattern recognizers work on any language, but the
+    spaCy model's own detections are used only in paragraphs written in ``ner_languages``:
+    an English model reads capitalised German nouns as names.
+    """
+
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        entities: list[str] | None = None,
+        keep_patterns: list[str] | None = None,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        allow_list: list[str] | None = None,
+        ner_languages: Sequence[str] = ("en",),
+        guess_language: Callable[[str], str] | None = None,
+    ) -> None:
+        self._analyzer = analyzer
+        self._ner_languages = frozenset(ner_languages)
+        self._guess_language = guess_language if guess_language is not None else LanguageGuesser()
+        self._entities = list(entities if entities is not None else DEFAULT_ENTITIES)
+        supported = set(analyzer.get_supported_entities(language="en"))
+        unknown = sorted(set(self._entities) - supported)
+        if unknown:
+            raise ConfigError(f"masking entities not recognised by the analyzer: {unknown}")
+        patterns = keep_patterns if keep_patterns is not None else list(DEFAULT_KEEP_PATTERNS)
+        try:
+            self._keep_patterns = [re.compile(p) for p in patterns]
+        except re.error as exc:
+            raise ConfigError(f"bad keep pattern {exc.pattern!r}: {exc}") from exc
+        self._score_threshold = score_threshold
+        self._allow = _AllowList(allow_list or [])
+
+    def mask(self, texts: Sequence[str], keep: Sequence[str] = ()) -> list[MaskResult]:
+        texts = list(texts)
+        email_language = self._guess_language("\n\n".join(texts)) if texts else "en"
+        keep_literal = _literal_finder(keep)
+        holes = [self._keep_spans(text, keep_literal) for text in texts]
+        # one spaCy pass over all texts (nlp.pipe) instead of one call per text
+        batch = self._analyzer.nlp_engine.process_batch(texts, language="en")
+        artifacts: list[NlpArtifacts] = [item[1] for item in batch]
+        detected = [
+            self._detect(text, text_artifacts, text_holes, email_language)
+            for text, text_artifacts, text_holes in zip(texts, artifacts, holes, strict=True)
+        ]
+        # A value found in one text is masked wherever else it appears in the email.
+        known: dict[tuple[str, str], float] = {}
+        for text, spans in zip(texts, detected, strict=True):
+            for span in spans:
+                value = text[span.start : span.end]
+                if len(value) >= _MIN_PROPAGATE:
+                    known.setdefault((span.entity, value), span.score)
+        final = [
+            _resolve_overlaps(spans + self._propagate(text, known, text_holes))
+            for text, spans, text_holes in zip(texts, detected, holes, strict=True)
+        ]
+
+        # Placeholders are numbered per entity type in order of first appearance in the email.
+        placeholders: dict[tuple[str, str], str] = {}
+        mapping: dict[str, str] = {}
+        numbers: Counter[str] = Counter()
+        masked: list[tuple[str, Counter[str]]] = []
+        for text, spans in zip(texts, final, strict=True):
+            counts: Counter[str] = Counter()
+            parts: list[str] = []
+            cursor = 0
+            for span in spans:
+                value = text[span.start : span.end]
+                key = (span.entity, _normalise(span.entity, value))
+                if key not in placeholders:
+                    numbers[span.entity] += 1
+                    placeholders[key] = f"<{span.entity}_{numbers[span.entity]}>"
+                    mapping[placeholders[key]] = value
+                counts[span.entity] += 1
+                parts += [text[cursor : span.start], placeholders[key]]
+                cursor = span.end
+            parts.append(text[cursor:])
+            masked.append(("".join(parts), counts))
+        return [MaskResult(text=t, mapping=dict(mapping), entities=dict(counts)) for t, counts in masked]
+
+    def _keep_spans(self, text: str, keep_literal: re.Pattern[str] | None) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        if keep_literal is not None:
+            spans.extend(m.span() for m in keep_literal.finditer(text))
+        for pattern in self._keep_patterns:
+            for match in pattern.finditer(text):
+                has_value = "value" in pattern.groupindex and match.group("value") is not None
+                spans.append(match.span("value") if has_value else match.span())
+        return [span for span in spans if span[0] < span[1]]
+
+    def _detect(
+        self,
+        text: str,
+        artifacts: NlpArtifacts,
+        holes: list[tuple[int, int]],
+        email_language: str,
+    ) -> list[_Span]:
+        self._restrict_ner(text, artifacts, email_language)
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=text,
+            language="en",
+            entities=self._entities,
+            nlp_artifacts=artifacts,
+            score_threshold=self._score_threshold,
+        )
+        spans: list[_Span] = []
+        for result in results:
+            whole = _Span(result.start, result.end, result.entity_type, result.score)
+            for piece in _subtract(whole, holes):
+                trimmed = self._allow.trim(text, piece)
+                if trimmed is not None:
+                    spans.append(trimmed)
+        return spans
+
+    def _restrict_ner(self, text: str, artifacts: NlpArtifacts, email_language: str) -> None:
+        """Drop the model's entities in foreign paragraphs and cut them at line breaks.
+
+        Done on the NLP artifacts, before Presidio merges the model's spans with the pattern
+        recognizers' ones, so that a dropped model span cannot take a pattern match with it.
+        """
+        foreign = self._foreign_paragraphs(text, email_language)
+        entities: list[Span] = []
+        scores: list[float] = []
+        for entity, score in zip(artifacts.entities, artifacts.scores, strict=True):
+            if any(entity.start_char < end and start < entity.end_char for start, end in foreign):
+                continue
+            entities.append(_longest_line(entity))
+            scores.append(score)
+        artifacts.entities = entities
+        artifacts.scores = scores
+
+    def _foreign_paragraphs(self, text: str, email_language: str) -> list[tuple[int, int]]:
+        """Paragraphs not written in a language the NER model knows."""
+        ranges: list[tuple[int, int]] = []
+        for match in _PARAGRAPH.finditer(text):
+            paragraph = match.group(0)
+            long_enough = len(paragraph.strip()) >= _MIN_GUESS_CHARS
+            language = self._guess_language(paragraph) if long_enough else email_language
+            if language not in self._ner_languages:
+                ranges.append(match.span())
+        return ranges
+
+    def _propagate(
+        self,
+        text: str,
+        known: dict[tuple[str, str], float],
+        holes: list[tuple[int, int]],
+    ) -> list[_Span]:
+        spans: list[_Span] = []
+        for (entity, value), score in known.items():
+            pattern = re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+            for match in pattern.finditer(text):
+                span = _Span(match.start(), match.end(), entity, score)
+                if not any(span.start < end and start < span.end for start, end in holes):
+                    spans.append(span)
+        return spans
+
+
+def _longest_line(entity: Span) -> Span:
+    """A name never runs over a line break: keep the longest line of a multi-line entity."""
+    if "\n" not in entity.text:
+        return entity
+    best = (entity.start, entity.start)
+    run_start = entity.start
+    for token in entity:
+        if token.is_space and "\n" in token.text:
+            run_start = token.i + 1
+        elif token.i + 1 - run_start > best[1] - best[0]:
+            best = (run_start, token.i + 1)
+    return Span(entity.doc, best[0], best[1], label=entity.label_)
+
+
+def _literal_finder(keep: Sequence[str]) -> re.Pattern[str] | None:
+    values = sorted({k.strip() for k in keep if len(k.strip()) >= 2}, key=len, reverse=True)
+    if not values:
+        return None
+    alternatives = "|".join(re.escape(v) for v in values)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+class _AllowList:
+    """Drops detections that are allow-listed words; trims such words from the edges of names."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        terms = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+        self._exact = {t.casefold() for t in terms}
+        self._leading: re.Pattern[str] | None = None
+        self._trailing: re.Pattern[str] | None = None
+        if terms:
+            alternatives = "|".join(re.escape(t) for t in terms)
+            # a term ends at a space, list punctuation or a final full stop, never inside a
+            # token such as "ap@example.com"
+            after = r"(?=[\s,;:!?/|()]|\.(?!\w)|$)"
+            before = r"(?:^|(?<=[\s,;:!?/|()]))"
+            # used with match(text, start): anchored at the start of the detection
+            self._leading = re.compile(rf"(?:[\s,;:!?/|().]*(?:{alternatives}){after})+", re.IGNORECASE)
+            self._trailing = re.compile(rf"(?:{before}(?:{alternatives})[\s,;:!?/|().]*)+$", re.IGNORECASE)
+
+    def trim(self, text: str, span: _Span) -> _Span | None:
+        start, end = _strip_edges(text, span.start, span.end)
+        if text[start:end].casefold() in self._exact:
+            return None
+        if span.entity in _WORD_ENTITIES and self._leading and self._trailing:
+            lead = self._leading.match(text, start, end)
+            if lead:
+                start = lead.end()
+            trail = self._trailing.search(text, start, end)
+            if trail:
+                end = trail.start()
+            start, end = _strip_edges(text, start, end)
+        if not any(ch.isalnum() for ch in text[start:end]):
+            return None
+        return _Span(start, end, span.entity, span.score)
+
+
+def _strip_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    """Whitespace and list punctuation at the edges are never part of a value."""
+    while start < end and text[start] in _EDGE_PUNCT:
+        start += 1
+    while end > start and text[end - 1] in _EDGE_PUNCT:
+        end -= 1
+    return start, end

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from arinbox.agents.cash import match, unique_subset
+from arinbox.domain.models import Allocation, InvoiceFact
+
+D = Decimal
+
+
+def inv(number: str, open_amount: str, status: str = "open", amount: str | None = None) -> InvoiceFact:
+    return InvoiceFact(invoice_number=number, customer_id="C1", issue_date=dt.date(2026, 9, 1),
+                       due_date=dt.date(2026, 10, int(number[-1]) + 1), currency="USD",
+                       amount=D(amount or open_amount), open_amount=D(open_amount), status=status)
+
+
+A, B, C, E = inv("I1", "100.00"), inv("I2", "250.00"), inv("I3", "250.00"), inv("I4", "75.50")
+OPEN = [A, B, C, E]
+
+
+def alloc(*pairs: tuple[str, str]) -> list[Allocation]:
+    return [Allocation(invoice=i, amount=D(a)) for i, a in pairs]
+
+
+def test_referenced_invoices_paid_in_full() -> None:
+    r = match(D("175.50"), [A, E], {}, OPEN, False)
+    assert r.allocations == alloc(("I1", "100.00"), ("I4", "75.50"))
+    assert r.confidence >= 0.95 and not r.signals
+
+
+def test_stated_lines_are_used_and_short_lines_recorded() -> None:
+    r = match(D("330.00"), [A, B], {"I1": D("100.00"), "I2": D("230.00")}, OPEN, True)
+    assert r.allocations == alloc(("I1", "100.00"), ("I2", "230.00"))
+    assert r.short_paid == {"I2": D("20.00")}
+
+
+def test_never_more_than_open_amount() -> None:
+    r = match(D("400.00"), [A], {"I1": D("400.00")}, OPEN, False)
+    assert r.allocations == alloc(("I1", "100.00"))
+    assert "amount_mismatch" in r.signals
+
+
+def test_amount_only_unique_match() -> None:
+    r = match(D("75.50"), [], {}, OPEN, False)
+    assert r.allocations == alloc(("I4", "75.50"))
+
+
+def test_amount_only_two_equal_invoices_is_ambiguous() -> None:
+    r = match(D("250.00"), [], {}, OPEN, False)
+    assert r.allocations == [] and "ambiguous_match" in r.signals
+
+
+def test_amount_only_unique_subset() -> None:
+    r = match(D("175.50"), [], {}, OPEN, False)
+    assert r.allocations == alloc(("I1", "100.00"), ("I4", "75.50"))
+    assert r.confidence < 0.9  # a combination guessed from the amount waits for a person
+
+
+def test_paid_invoice_is_not_applied_again() -> None:
+    r = match(D("100.00"), [inv("I9", "0.00", status="paid", amount="100.00")], {}, OPEN, False)
+    assert r.allocations == [] and "invoice_not_open" in r.signals
+
+
+def test_partial_and_overpayment() -> None:
+    partial = match(D("60.00"), [A], {}, OPEN, False)
+    assert partial.allocations == alloc(("I1", "60.00")) and partial.short_paid == {"I1": D("40.00")}
+    over = match(D("150.00"), [A], {}, OPEN, False)
+    assert over.allocations == alloc(("I1", "100.00")) and "amount_mismatch" in over.signals
+
+
+def test_unique_subset_bounded_and_unique() -> None:
+    assert unique_subset(OPEN, D("350.00")) is None  # I1+I2 and I1+I3
+    assert unique_subset(OPEN, D("425.50")) is None  # I1+I2+I4 and I1+I3+I4
+    assert [i.invoice_number for i in unique_subset(OPEN, D("425.50") + D("250.00")) or []] == ["I1", "I2", "I3", "I4"]
