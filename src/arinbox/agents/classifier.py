@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import py3langid.langid
-from sklearn.feature_extraction.text import TfidfVectorizer
+from pydantic import RootModel, field_validator
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Classification, Intent, ParsedEmail
+from arinbox.yaml_files import load_yaml_model
 
 LANGUAGES = ("en", "de", "fr", "es")
 
@@ -37,11 +40,39 @@ def normalise(text: str) -> str:
     return _DIGITS.sub("0", text)
 
 
+class IntentCues(RootModel[dict[str, list[str]]]):
+    """``agents/intent_cues.yaml``: named groups of phrase patterns that become extra features."""
+
+    @field_validator("root")
+    @classmethod
+    def _compiles(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, patterns in groups.items():
+            if not re.fullmatch(r"[a-z_]+", name):
+                raise ValueError(f"cue name {name!r} must be lower-case letters and underscores")
+            for p in patterns:
+                try:
+                    re.compile(p)
+                except re.error as e:
+                    raise ValueError(f"{name}: pattern {p!r} does not compile: {e}") from None
+        return groups
+
+    def tagger(self) -> Callable[[str], str]:
+        compiled = {name.replace("_", ""): [re.compile(p, re.IGNORECASE) for p in ps] for name, ps in self.root.items()}
+
+        def tag(text: str) -> str:
+            found = [f"cue{name}" for name, ps in compiled.items() for p in ps if p.search(text)]
+            return f"{text} {' '.join(found)}" if found else text
+
+        return tag
+
+
 def structural_auto_reply(email: ParsedEmail) -> str | None:
     """RFC 3834 headers, DSN reports and autoresponder subjects: the reason, or None."""
     h = email.headers
+    # RFC 3834 "auto-replied" answers a message; "auto-generated" also covers AP systems' payment
+    # advices, which are real work, so that value is left to the model.
     auto = h.get("auto-submitted", "").strip().lower()
-    if auto and auto != "no":
+    if auto.startswith("auto-replied"):
         return f"header auto-submitted: {auto}"
     if "x-autoreply" in h or "x-autorespond" in h:
         return "header x-autoreply"
@@ -59,8 +90,9 @@ def structural_auto_reply(email: ParsedEmail) -> str | None:
 class EmbeddedClassifier:
     name = "embedded-tfidf-lr"
 
-    def __init__(self, training_file: Path, secondary_threshold: float = 0.3) -> None:
+    def __init__(self, training_file: Path, cues_file: Path, secondary_threshold: float = 0.3) -> None:
         texts, labels = self._load(training_file)
+        self._tag = load_yaml_model(cues_file, IntentCues).tagger()
         self.version = f"{self.name}:{len(texts)}"
         self._secondary_threshold = secondary_threshold
         self._model = Pipeline([
@@ -69,10 +101,11 @@ class EmbeddedClassifier:
                                           min_df=1)),
                 ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                                           strip_accents="unicode", min_df=2)),
+                ("cues", CountVectorizer(token_pattern=r"\bcue[a-z]+\b", binary=True, lowercase=False)),
             ])),
             ("clf", LogisticRegression(C=8.0, max_iter=3000, class_weight="balanced")),
         ])
-        self._model.fit([normalise(t) for t in texts], labels)
+        self._model.fit([self._features(t) for t in texts], labels)
         model_file = Path(py3langid.langid.__file__).parent / py3langid.langid.MODEL_FILE
         self._langid = py3langid.langid.LanguageIdentifier.from_modelpath(model_file, norm_probs=True)
         self._langid.set_languages(list(LANGUAGES))
@@ -102,13 +135,16 @@ class EmbeddedClassifier:
             raise ConfigError(f"{path}: training data needs at least two intents")
         return texts, labels
 
+    def _features(self, text: str) -> str:
+        return self._tag(normalise(text))
+
     def language(self, text: str) -> str:
         lang, _ = self._langid.classify(_PLACEHOLDER.sub(" ", text))
         return str(lang)
 
     def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
         language = self.language(masked_text)
-        probs = self._model.predict_proba([normalise(masked_text)])[0]
+        probs = self._model.predict_proba([self._features(masked_text)])[0]
         scores = {str(c): round(float(p), 4) for c, p in zip(self._model.classes_, probs, strict=True)}
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         rule = structural_auto_reply(email)

@@ -454,6 +454,10 @@ def find_date_candidates(
         *_with_month_names(text, folded, base, languages, order),
         *_relative(text, folded, base, languages),
     ]
+    explicit = [c for c in found if c.kind != "relative"]
+    # "Friday, November 20" / "vendredi 4 décembre": the weekday only names the explicit date beside it
+    found = [c for c in found if c.kind != "relative" or not any(
+        0 <= e.start - c.end <= 3 or 0 <= c.start - e.end <= 3 for e in explicit)]
     found.sort(key=lambda c: (c.start, -c.end))
     return found
 

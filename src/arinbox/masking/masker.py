@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -49,12 +50,13 @@ DEFAULT_KEEP_PATTERNS: tuple[str, ...] = (
     rf"{_CURRENCY}[ \t\u00a0]?-?{_NUMBER}(?!\d)",
     rf"(?<![\d.,])-?{_NUMBER}[ \t\u00a0]?{_CURRENCY}",
     # amounts without a currency but with two decimals: "1,234.56", "1.234,56"
-    r"(?<![\d.,])\d{1,3}(?:[,.'\u00a0]\d{3})*[.,]\d{2}(?![.,]?\d)",
+    r"(?<![\d.,])\d+(?:[,.'\u00a0]\d{3})*[.,]\d{2}(?![.,]?\d)",
     # dates: "2026-11-15", "15.11.2026", "11/15/2026", "15/11/26"
     r"(?<![\d.\-])\d{4}-\d{2}-\d{2}(?![\d\-])",
     r"(?<![\d./])\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})(?![\d./])",
-    # document numbers with a letter prefix: "INV-2026-004512", "SO-26-10432", "CN-77"
-    r"\b[A-Z]{2,5}-\d[\dA-Z]*(?:-[\dA-Z]+)*\b",
+    # document numbers with a letter or year prefix: "INV-2026-004512", "Inv-3133", "2026-002318"
+    r"(?i:\b[A-Z]{2,5}-\d[\dA-Z]*(?:-[\dA-Z]+)*\b)",
+    r"(?<![\d\-])(?:19|20)\d{2}-\d{4,8}(?![\d\-])",
     # a reference right after its label: "PO 4500123456", "Rechnung Nr. 2026-4512", "pedido 88123"
     r"(?i:\b(?:invoices?|inv|rechnung(?:en)?|rg|factures?|facturas?|credit[ \t]+notes?|credit[ \t]+memos?"
     r"|gutschrift|avoir|abono|purchase[ \t]+orders?|po|p\.o\.|orders?|bestellung(?:en)?|bestellnummer"
@@ -64,7 +66,7 @@ DEFAULT_KEEP_PATTERNS: tuple[str, ...] = (
     r"|company(?:[ \t]+(?:registration|reg))?|hrb|hra|siren|siret|rcs)"
     r"\.?(?:[ \t\-]*(?:no|nr|number|num|nummer|numéro|número|n[°º]|id|\#))?\.?[ \t]*[:#]?[ \t]*"
     r"(?:(?:is|ist|est|es)[ \t]+)?)"
-    r"(?P<value>[A-Z0-9][A-Z0-9/\-]*\d[A-Z0-9/\-]*)",
+    r"(?P<value>[A-Z0-9][A-Z0-9/\-]*\d[A-Z0-9/\-]*(?: \d[\d/\-]*){0,2})",
 )
 
 # Entities whose values are compared without spacing or punctuation ("DE89 3704 ..." is
@@ -100,7 +102,7 @@ GUESSED_LANGUAGES: tuple[str, ...] = (
     "fi",
     "cs",
 )
-# Paragraphs shorter than this take the language of the whole email (too short to guess).
+# Texts shorter than this are too short for a language guess.
 _MIN_GUESS_CHARS = 80
 # a run of text up to a blank line (quoted blank lines "> " count as blank)
 _PARAGRAPH = re.compile(r"(?:(?!\n[ \t>]*\n).)+", re.DOTALL)
@@ -110,6 +112,10 @@ _WORD_ENTITIES = frozenset({"PERSON", "STREET_ADDRESS"})
 
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*?)_(\d+)>")
 _EDGE_PUNCT = " \t\r\n,;:|"
+_LEGAL_FORM = re.compile(
+    r",?\s+(?:Inc|Ltd|Limited|LLC|LLP|PLC|Corp|Co|Company|GmbH|AG|KG|SARL|SAS|SA|S\.A|S\.L|SL|SpA|BV|B\.V|NV)\.?$",
+    re.IGNORECASE,
+)
 # Values this short are not searched for again elsewhere in the email.
 _MIN_PROPAGATE = 4
 
@@ -224,7 +230,7 @@ class PresidioMasker:
 
     def mask(self, texts: Sequence[str], keep: Sequence[str] = ()) -> list[MaskResult]:
         texts = list(texts)
-        email_language = self._guess_language("\n\n".join(texts)) if texts else "en"
+        email_language = self._guess("\n\n".join(texts))
         keep_literal = _literal_finder(keep)
         holes = [self._keep_spans(text, keep_literal) for text in texts]
         # one spaCy pass over all texts (nlp.pipe) instead of one call per text
@@ -284,7 +290,7 @@ class PresidioMasker:
         text: str,
         artifacts: NlpArtifacts,
         holes: list[tuple[int, int]],
-        email_language: str,
+        email_language: str | None,
     ) -> list[_Span]:
         self._restrict_ner(text, artifacts, email_language)
         results: list[RecognizerResult] = self._analyzer.analyze(
@@ -303,7 +309,7 @@ class PresidioMasker:
                     spans.append(trimmed)
         return spans
 
-    def _restrict_ner(self, text: str, artifacts: NlpArtifacts, email_language: str) -> None:
+    def _restrict_ner(self, text: str, artifacts: NlpArtifacts, email_language: str | None) -> None:
         """Drop the model's entities in foreign paragraphs and cut them at line breaks.
 
         Done on the NLP artifacts, before Presidio merges the model's spans with the pattern
@@ -315,19 +321,28 @@ class PresidioMasker:
         for entity, score in zip(artifacts.entities, artifacts.scores, strict=True):
             if any(entity.start_char < end and start < entity.end_char for start, end in foreign):
                 continue
-            entities.append(_longest_line(entity))
+            entity = _longest_line(entity)
+            if entity.label_ == "PERSON" and not any(ch.isupper() for ch in entity.text):
+                continue  # names are capitalised; "hose assemblies" is not one
+            entities.append(entity)
             scores.append(score)
         artifacts.entities = entities
         artifacts.scores = scores
 
-    def _foreign_paragraphs(self, text: str, email_language: str) -> list[tuple[int, int]]:
-        """Paragraphs not written in a language the NER model knows."""
+    def _guess(self, text: str) -> str | None:
+        """The language of ``text``, or None when it is too short to tell."""
+        return self._guess_language(text) if len(text.strip()) >= _MIN_GUESS_CHARS else None
+
+    def _foreign_paragraphs(self, text: str, email_language: str | None) -> list[tuple[int, int]]:
+        """Paragraphs written in a language the NER model does not know.
+
+        A paragraph too short to tell takes the email's language; when that cannot be told
+        either, the model is trusted (masking too much is the safe side).
+        """
         ranges: list[tuple[int, int]] = []
         for match in _PARAGRAPH.finditer(text):
-            paragraph = match.group(0)
-            long_enough = len(paragraph.strip()) >= _MIN_GUESS_CHARS
-            language = self._guess_language(paragraph) if long_enough else email_language
-            if language not in self._ner_languages:
+            language = self._guess(match.group(0)) or email_language
+            if language is not None and language not in self._ner_languages:
                 ranges.append(match.span())
         return ranges
 
@@ -362,10 +377,20 @@ def _longest_line(entity: Span) -> Span:
 
 
 def _literal_finder(keep: Sequence[str]) -> re.Pattern[str] | None:
-    values = sorted({k.strip() for k in keep if len(k.strip()) >= 2}, key=len, reverse=True)
+    return _compile_literals(tuple(keep))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile_literals(keep: tuple[str, ...]) -> re.Pattern[str] | None:
+    # the same ledger terms come with every email: compile them once
+    values: set[str] = set()
+    for term in keep:
+        term = term.strip()
+        # a company is often written without its legal form: "Blue Ridge Sawmill" for "... Inc."
+        values.update(v for v in (term, _LEGAL_FORM.sub("", term)) if len(v) >= 2)
     if not values:
         return None
-    alternatives = "|".join(re.escape(v) for v in values)
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 

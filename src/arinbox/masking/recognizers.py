@@ -44,8 +44,10 @@ class OfflineEmailRecognizer(EmailRecognizer):
         # suffix_list_urls=() and no cache: never fetch, never write a cache file.
         self._extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text).fqdn != ""
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # A known public suffix confirms the address; an unknown one (a new or private top-level
+        # domain) keeps the pattern's own score rather than dropping the match.
+        return True if self._extract(pattern_text).fqdn else None
 
 
 # --- EU VAT identifiers -----------------------------------------------------------------------

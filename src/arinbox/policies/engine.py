@@ -42,6 +42,9 @@ def decide(
     kind = proposal.kind.value
     if rule is None or not rule.auto:
         return out(Outcome.APPROVAL, f"action.{kind}.manual", f"{kind} always needs approval")
+    if classification.confidence < rule.min_intent_confidence:
+        return out(Outcome.APPROVAL, f"action.{kind}.min_intent_confidence",
+                   f"intent confidence {classification.confidence:.2f} < {rule.min_intent_confidence}")
     if rule.max_amount is not None and proposal.amount > rule.max_amount:
         return out(Outcome.APPROVAL, f"action.{kind}.max_amount", f"amount {proposal.amount} > {rule.max_amount}")
     if proposal.confidence < rule.min_confidence:

@@ -28,6 +28,8 @@ class ActionRule(_Strict):
     max_amount: Decimal | None = Field(default=None, ge=0)
     min_confidence: float = Field(default=0.9, ge=0, le=1)
     max_days_ahead: int | None = Field(default=None, ge=0)  # record_promise: how far out a date may be
+    # the classifier must be at least this sure of the intent before this action runs alone
+    min_intent_confidence: float = Field(default=0.0, ge=0, le=1)
 
 
 class Policy(_Strict):
