@@ -84,6 +84,24 @@ def test_names_in_greetings_and_signatures_are_masked(masker: PresidioMasker, te
     assert set(result.entities) == {"PERSON"}
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "survivor"),
+    [
+        ("Bitte stoppen Sie die Mahnungen.\n\nPierre Vidal\nGérant\nAteliers Vidal SARL\n", "Pierre Vidal", "Gérant"),
+        ("Vielen Dank und freundliche Grüße\ni. A. Sabine Krause\nKreditorenbuchhaltung", "Sabine Krause", "i. A."),
+        ("Gruß aus Rostock\nKnut Jansen\nGeschäftsführer", "Knut Jansen", "Geschäftsführer"),
+        ("Two invoices paid.\n\nDeclan\n\n---------- Forwarded message ---------", "Declan", "Forwarded"),
+        ("Martin,\n\nyour latest statement added late fees.", "Martin", "late fees"),
+        ("Paid today, check #10482.\n\nDarlene\nBlue Ridge Sawmill\n540-555-0134", "Darlene", "Blue Ridge"),
+    ],
+)
+def test_signature_blocks_without_a_closing(masker: PresidioMasker, text: str, name: str, survivor: str) -> None:
+    masked = mask_one(masker, text, keep=("Blue Ridge Sawmill Inc.",))
+
+    assert name not in masked
+    assert survivor in masked
+
+
 def test_english_names_in_running_text_come_from_the_model(masker: PresidioMasker) -> None:
     text = "I spoke with Daniel Foster yesterday about the open invoice and he agreed to the plan."
 

@@ -219,7 +219,8 @@ def gate(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
                                                          "signals": state["signals"]}))
         trace.append(s, key=f"{wi}:gate", node="gate", work_item_id=wi, body={
             "policy": policy.version_id, "decisions": [d.model_dump(mode="json") for d in decisions],
-            "email_rule": email_rule, "email_reason": email_reason, "needs_person": needs_person})
+            "email_rule": email_rule, "email_reason": email_reason, "needs_person": needs_person,
+            "signals": state["signals"]})
     return {"decisions": [d.model_dump(mode="json") for d in decisions],
             "status": "waiting_approval" if needs_person else "running"}
 

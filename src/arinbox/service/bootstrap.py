@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -24,6 +24,12 @@ from arinbox.policies.schema import Policy, load_policy
 from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
 from arinbox.service.processor import Processor
 from arinbox.settings import Settings
+
+
+@lru_cache(maxsize=2)
+def embedded_classifier(training_file: Path, cues_file: Path) -> EmbeddedClassifier:
+    """Trained once per process: the model is read-only after fitting."""
+    return EmbeddedClassifier(training_file, cues_file)
 
 
 class App:
@@ -73,8 +79,8 @@ class App:
             ledger=self.ledger,
             refs=LedgerRefs.load(self.ledger),
             masker=masker,
-            classifier=EmbeddedClassifier(root / "agents" / "training" / "intents.jsonl",
-                                          root / "agents" / "intent_cues.yaml"),
+            classifier=embedded_classifier(root / "agents" / "training" / "intents.jsonl",
+                                           root / "agents" / "intent_cues.yaml"),
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
             policy=self.policy,
             outbox=FolderOutbox(self.settings.outbox_dir),

@@ -17,6 +17,7 @@ from arinbox.domain.errors import MailParseError
 from arinbox.domain.ports import MailSource
 from arinbox.mail.parse import parse_email
 from arinbox.persistence import models as m
+from arinbox.persistence import trace
 
 
 @dataclass
@@ -66,8 +67,13 @@ def ingest(source: MailSource, sessions: sessionmaker[Session], kind: str) -> In
                                parse_status="failed" if error else "ok", parse_error=error)
             s.add(raw)
             s.flush()
-            s.add(m.WorkItem(raw_message_id=raw.id, status="failed" if error else "pending",
-                             last_error=f"cannot parse: {error}" if error else None))
+            item = m.WorkItem(raw_message_id=raw.id, status="failed" if error else "pending",
+                              last_error=f"cannot parse: {error}" if error else None)
+            s.add(item)
+            s.flush()
+            trace.append(s, key=f"{item.id}:ingest", node="ingest", work_item_id=item.id, body={
+                "mailbox": source.name, "source_key": mail.source_key, "message_id": message_id,
+                "sha256": digest, "size": len(mail.raw), "parsed": error is None, "error": error})
         known.add(mail.source_key)
         if error:
             report.failed += 1

@@ -1,0 +1,3 @@
+from arinbox.cli import main
+
+main()
