@@ -50,7 +50,9 @@ def _progress() -> Progress:
 
 
 @ledger_app.command("import")
-def ledger_import(directory: Annotated[Path, typer.Argument(help="Folder with customers.csv, invoices.csv, orders.csv")]) -> None:
+def ledger_import(
+    directory: Annotated[Path, typer.Argument(help="Folder with customers.csv, invoices.csv, orders.csv")],
+) -> None:
     """Import the AR ledger from CSV; a bad row names file, row and column and nothing is written."""
     from arinbox.ledger.csv_import import import_ledger
 

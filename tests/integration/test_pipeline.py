@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import DATA
 
 from arinbox.connectors.folder import FolderMailbox
 from arinbox.ledger.csv_import import import_ledger
@@ -20,7 +21,6 @@ from arinbox.service.approvals import decide, list_pending
 from arinbox.service.bootstrap import App
 from arinbox.service.ingest import ingest
 from arinbox.settings import Settings
-from tests.conftest import DATA
 
 MINI = DATA / "mini"
 
@@ -81,7 +81,8 @@ def test_every_decision_is_traced_and_the_chain_holds(processed: App) -> None:
     items = _status_by_file(processed)
     with processed.sessions() as s:
         nodes = [r.node for r in trace.records_for(s, items["remit-exact.eml"].id)]
-        assert nodes == ["ingest", "parse", "mask", "classify", "extract", "lookup", "propose", "gate", "execute", "verify"]
+        assert nodes == ["ingest", "parse", "mask", "classify", "extract", "lookup", "propose", "gate", "execute",
+                         "verify"]
         gate = next(r for r in trace.records_for(s, items["remit-ambiguous.eml"].id) if r.node == "gate")
         assert processed.policy.version_id in gate.body and "ambiguous_match" in gate.body
         masked = next(r for r in trace.records_for(s, items["remit-exact.eml"].id) if r.node == "mask")

@@ -124,15 +124,15 @@ def match(
         return r
     r.payment = payment
     candidates = [i for i in open_invoices if _is_open(i)]
-    exact = [i for i in candidates if i.open_amount == payment]
-    if len(exact) == 1:
-        r.allocations = [Allocation(invoice=exact[0].invoice_number, amount=payment)]
+    same = [i for i in candidates if i.open_amount == payment]
+    if len(same) == 1:
+        r.allocations = [Allocation(invoice=same[0].invoice_number, amount=payment)]
         r.confidence = 0.9
         r.evidence.append("amount matches exactly one open invoice")
         return r
-    if len(exact) > 1:
+    if len(same) > 1:
         r.signals.append("ambiguous_match")
-        r.evidence.append(f"amount matches {len(exact)} open invoices")
+        r.evidence.append(f"amount matches {len(same)} open invoices")
         return r
     subset = unique_subset(candidates, payment)
     if subset is not None:

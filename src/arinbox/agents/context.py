@@ -31,9 +31,9 @@ class LedgerRefs:
     keep_terms: list[str]  # business identifiers masking must leave alone
 
     @classmethod
-    def load(cls, ledger: Ledger) -> LedgerRefs:
+    def load(cls, ledger: Ledger, own_names: tuple[str, ...] = ()) -> LedgerRefs:
         customers, invoices, orders = ledger.customers(), ledger.invoices(), ledger.orders()
-        terms = {c.name for c in customers}
+        terms = {c.name for c in customers} | set(own_names)
         for inv in invoices:
             terms.update(t for t in (inv.invoice_number, inv.po_number, inv.order_number) if t)
         for order in orders:

@@ -98,7 +98,8 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
     email = _email(state)
     attachments = [a.text or "" for a in email.attachments]
-    texts = [email.subject, email.newest, *attachments, email.sender_name]
+    # the display name goes in as a header line so the signature/header name rules see it
+    texts = [email.subject, email.newest, *attachments, f"From: {email.sender_name}"]
     results = deps.masker.mask(texts, deps.refs.keep_terms)
     mapping: dict[str, str] = {}
     entities: dict[str, int] = {}
@@ -107,7 +108,8 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
         for k, v in r.entities.items():
             entities[k] = entities.get(k, 0) + v
     masked = {"subject": results[0].text, "newest": results[1].text,
-              "attachments": [r.text for r in results[2:-1]], "greeting": results[-1].text}
+              "attachments": [r.text for r in results[2:-1]],
+              "greeting": results[-1].text.removeprefix("From: ").strip()}
     with deps.sessions.begin() as s:
         s.merge(m.VaultEntry(work_item_id=wi, ciphertext=deps.vault.seal(mapping)))
         trace.append(s, key=f"{wi}:mask", node="mask", work_item_id=wi,

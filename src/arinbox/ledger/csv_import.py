@@ -114,10 +114,12 @@ def _check_references(
     customers: list[CustomerRow], invoices: list[InvoiceRow], orders: list[OrderRow]
 ) -> None:
     ids = {c.customer_id for c in customers}
-    for file, rows in (("invoices.csv", invoices), ("orders.csv", orders)):
-        for rowno, row in enumerate(rows, start=2):
-            if row.customer_id not in ids:
-                raise ImportRowError(file, rowno, "customer_id", f"unknown customer {row.customer_id!r}")
+    owners: list[tuple[str, list[str]]] = [("invoices.csv", [i.customer_id for i in invoices]),
+                                           ("orders.csv", [o.customer_id for o in orders])]
+    for file, customer_ids in owners:
+        for rowno, customer_id in enumerate(customer_ids, start=2):
+            if customer_id not in ids:
+                raise ImportRowError(file, rowno, "customer_id", f"unknown customer {customer_id!r}")
     seen: set[str] = set()
     for rowno, inv in enumerate(invoices, start=2):
         if inv.invoice_number in seen:

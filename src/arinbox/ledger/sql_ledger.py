@@ -115,7 +115,7 @@ class SqlLedger:
             }
             facts = {k: invoice_fact(v) for k, v in rows.items() if v is not None}
             check_allocations(customer_id, amount, currency, allocations, facts)
-            before = {"invoices": [_snapshot(r) for r in rows.values() if r]}
+            before: dict[str, object] = {"invoices": [_snapshot(r) for r in rows.values() if r]}
             applied = sum((a.amount for a in allocations), Decimal("0"))
             pay = m.Payment(
                 idempotency_key=key,
@@ -134,7 +134,8 @@ class SqlLedger:
                 inv.open_amount = inv.open_amount - a.amount
                 inv.status = status_after_payment(inv.amount, inv.open_amount, inv.status)
                 s.add(m.PaymentApplication(payment_id=pay.id, invoice_number=a.invoice, amount=a.amount))
-            after = {"invoices": [_snapshot(r) for r in rows.values() if r], "unapplied": str(pay.unapplied_amount)}
+            after: dict[str, object] = {"invoices": [_snapshot(r) for r in rows.values() if r],
+                                        "unapplied": str(pay.unapplied_amount)}
             return LedgerWrite(key, True, before, after, f"payment:{pay.id}")
 
     def open_dispute(
@@ -155,7 +156,7 @@ class SqlLedger:
                 raise LedgerError(f"invoice {invoice_number} does not exist")
             if inv.customer_id != customer_id:
                 raise LedgerError(f"invoice {invoice_number} belongs to another customer")
-            before = {"invoices": [_snapshot(inv)]}
+            before: dict[str, object] = {"invoices": [_snapshot(inv)]}
             d = m.Dispute(
                 idempotency_key=key,
                 customer_id=customer_id,
@@ -198,7 +199,8 @@ class SqlLedger:
             )
             s.add(p)
             s.flush()
-            after = {"promise": {"invoices": list(invoice_numbers), "amount": str(amount), "date": promised_date.isoformat()}}
+            after: dict[str, object] = {"promise": {"invoices": list(invoice_numbers), "amount": str(amount),
+                                                    "date": promised_date.isoformat()}}
             return LedgerWrite(key, True, {"promise": None}, after, f"promise:{p.id}")
 
     def _replayed(self, s: Session, key: str) -> LedgerWrite:

@@ -77,7 +77,7 @@ class App:
         return Deps(
             sessions=self.sessions,
             ledger=self.ledger,
-            refs=LedgerRefs.load(self.ledger),
+            refs=LedgerRefs.load(self.ledger, (self.settings.company_name,)),
             masker=masker,
             classifier=embedded_classifier(root / "agents" / "training" / "intents.jsonl",
                                            root / "agents" / "intent_cues.yaml"),

@@ -38,6 +38,6 @@ def open_checkpointer(target: str) -> tuple[BaseCheckpointSaver[Any], Any]:
         return sqlite_saver, conn
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     pg = psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row)
-    pg_saver = PostgresSaver(pg)  # type: ignore[arg-type]
+    pg_saver = PostgresSaver(pg)
     pg_saver.setup()
     return pg_saver, pg

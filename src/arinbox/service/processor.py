@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from sqlalchemy import select
@@ -25,7 +26,7 @@ Graph = CompiledStateGraph[EmailState, Deps, EmailState, EmailState]
 RUNNABLE = ("pending", "processing")
 
 
-def thread_config(work_item_id: int) -> dict[str, Any]:
+def thread_config(work_item_id: int) -> RunnableConfig:
     return {"configurable": {"thread_id": f"email-{work_item_id}"}}
 
 
@@ -57,24 +58,22 @@ class Processor:
             item.status, item.attempts = "processing", item.attempts + 1
         started = time.perf_counter()
         try:
-            snap = self.graph.get_state(config)  # type: ignore[arg-type]
+            snap = self.graph.get_state(config)
             if snap.interrupts:
                 answer = resume if resume is not None else self._decided_answer(work_item_id)
                 if answer is None:
                     return self._finish(work_item_id, "waiting_approval", None)
-                self.graph.invoke(Command(resume=answer), config, context=self.deps,  # type: ignore[arg-type]
-                                  durability="sync")
+                self.graph.invoke(Command(resume=answer), config, context=self.deps, durability="sync")
             elif snap.next:
-                self.graph.invoke(None, config, context=self.deps, durability="sync")  # type: ignore[arg-type]
+                self.graph.invoke(None, config, context=self.deps, durability="sync")
             elif not snap.values:
-                self.graph.invoke({"work_item_id": work_item_id}, config, context=self.deps,  # type: ignore[arg-type]
-                                  durability="sync")
+                self.graph.invoke({"work_item_id": work_item_id}, config, context=self.deps, durability="sync")
         except ArinboxError as e:
             return self._finish(work_item_id, "failed", None, error=str(e))
         except Exception as e:  # a bug must not stop the queue; the email stays stored and visible
             return self._finish(work_item_id, "failed", None, error=f"{type(e).__name__}: {e}")
         elapsed = (time.perf_counter() - started) * 1000
-        final = self.graph.get_state(config)  # type: ignore[arg-type]
+        final = self.graph.get_state(config)
         status = "waiting_approval" if final.interrupts else str(final.values.get("status") or "done")
         return self._finish(work_item_id, status, final.values, elapsed_ms=elapsed,
                             error=final.values.get("error") or None)
