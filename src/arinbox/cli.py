@@ -162,8 +162,9 @@ def print_trace(a: Any, message_id: str) -> None:
                       f"  source {raw.source_key}")
             for rec in trace_log.records_for(s, item.id):
                 out.print(f"\n[bold cyan]{rec.node}[/bold cyan]  #{rec.id}  {rec.created_at.isoformat()}"
-                          f"  hash {rec.hash[:16]}… prev {rec.prev_hash[:16]}…")
-                out.print(json.dumps(json.loads(rec.body), indent=2, ensure_ascii=False))
+                          f"  hash {rec.hash[:16]}… prev {rec.prev_hash[:16]}…", soft_wrap=True)
+                out.print(json.dumps(json.loads(rec.body), indent=2, ensure_ascii=False), markup=False,
+                          soft_wrap=True)
 
 
 @app.command()
@@ -292,7 +293,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ArinboxError as e:
-        err.print(f"error: {e}", markup=False)
+        err.print(f"error: {e}", markup=False, soft_wrap=True)
         raise SystemExit(2) from None
     except Exception as e:  # click's own usage errors arrive here in non-standalone mode
         import click

@@ -29,7 +29,7 @@ class FolderMailbox:
     def _files(self) -> list[Path]:
         if (self.path / "cur").is_dir() or (self.path / "new").is_dir():
             files = [p for sub in ("new", "cur") if (self.path / sub).is_dir()
-                     for p in (self.path / sub).iterdir() if p.is_file()]
+                     for p in (self.path / sub).iterdir() if p.is_file() and not p.name.startswith(".")]
         else:
             files = [p for p in self.path.rglob("*.eml") if p.is_file()]
         return sorted(files)
