@@ -709,3 +709,15 @@ def test_text_report_has_an_aligned_intent_table_and_every_section() -> None:
     assert "o.eml: send_reply: acted on an auto-reply" in text
     assert "2.0 emails/s" in text
     assert "dispute_reason" in text and "0/1" in text
+
+
+def test_cash_applied_to_an_email_that_is_no_remittance_is_wrong() -> None:
+    from arinbox.evaluation.labels import Label
+    from arinbox.evaluation.scoring import wrong_actions
+
+    label = Label(file="p.eml", intent=Intent.PROMISE_TO_PAY, promised_date=dt.date(2026, 11, 20))
+    applied = AutoAction(kind=ActionKind.APPLY_PAYMENT, invoice="I1", amount=Decimal("10"))
+    prediction = Prediction(file="p.eml", intent=Intent.REMITTANCE_ADVICE, auto_actions=[applied])
+    assert [w.reason for w in wrong_actions(label, prediction)] == ["applied 10 to I1: the email is no remittance"]
+    secondary = label.model_copy(update={"secondary_intents": [Intent.REMITTANCE_ADVICE]})
+    assert wrong_actions(secondary, prediction) == []

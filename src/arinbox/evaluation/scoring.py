@@ -414,6 +414,8 @@ def wrong_actions(label: Label, prediction: Prediction) -> list[WrongAction]:
     for action in prediction.auto_actions:
         if label.intent is Intent.AUTO_REPLY:
             flag(action, "acted on an auto-reply")
+        elif action.kind is ActionKind.APPLY_PAYMENT and not _is_remittance(label):
+            flag(action, f"applied {action.amount} to {action.invoice}: the email is no remittance")
         elif action.kind is ActionKind.APPLY_PAYMENT and unmatched is not None:
             if not _take(unmatched, action):
                 flag(
