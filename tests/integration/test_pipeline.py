@@ -8,6 +8,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -129,3 +130,37 @@ def test_pending_approval_survives_a_restart(processed: App, tmp_path: Path) -> 
         assert _status_by_file(app)["bank-change.eml"].status == "done"
         inv = {i.invoice_number: i for i in app.ledger.invoices("CUST-1")}
         assert inv["INV-2026-004513"].open_amount == Decimal("0.00")
+
+
+class SpyClassifier:
+    """Records everything the classifier port receives."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.seen = inner, inner.name, []
+
+    def classify(self, email: Any, masked_text: str) -> Any:
+        self.seen.append(email.model_dump_json() + "\n" + masked_text)
+        return self.inner.classify(email, masked_text)
+
+
+def test_no_raw_personal_value_reaches_the_classifier(settings: Settings) -> None:
+    import dataclasses
+    import json
+
+    from arinbox.agents.graph import build_graph
+    from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
+    from arinbox.service.processor import Processor
+
+    with App(settings) as app:
+        import_ledger(MINI / "ledger", app.sessions)
+        ingest(FolderMailbox(MINI / "emails"), app.sessions, kind="folder")
+        spy = SpyClassifier(app.deps.classifier)
+        saver, conn = open_checkpointer(checkpoint_target(settings.database_url, settings.checkpoint_url))
+        try:
+            Processor(dataclasses.replace(app.deps, classifier=spy), build_graph(saver)).process_all()
+        finally:
+            conn.close()
+    pii = [v for line in (MINI / "labels.jsonl").read_text().splitlines() for v in json.loads(line).get("pii", [])]
+    assert len(spy.seen) == 7 and pii
+    for value in pii:
+        assert not any(value in text for text in spy.seen), value

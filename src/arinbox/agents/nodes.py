@@ -69,19 +69,30 @@ def masked_text(state: EmailState, with_attachments: bool = False) -> str:
 # --- nodes ---------------------------------------------------------------------------------
 
 
-def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    deps, wi = runtime.context, state["work_item_id"]
+def _raw(deps: Deps, wi: int) -> tuple[int, bytes]:
     with deps.sessions() as s:
         item = s.get(m.WorkItem, wi)
         assert item is not None
         raw_row = s.get(m.RawMessage, item.raw_message_id)
         assert raw_row is not None
-        raw = raw_row.raw
+        return raw_row.id, raw_row.raw
+
+
+def without_content(email: ParsedEmail) -> ParsedEmail:
+    """What later nodes may keep in checkpointed state: headers and structure, no unmasked text."""
+    return email.model_copy(update={
+        "subject": "", "sender_name": "", "body": "", "newest": "",
+        "attachments": [a.model_copy(update={"text": None}) for a in email.attachments]})
+
+
+def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps, wi = runtime.context, state["work_item_id"]
+    raw_id, raw = _raw(deps, wi)
     try:
         email = parse_email(raw)
     except MailParseError as e:
         with deps.sessions.begin() as s:
-            row = s.get(m.RawMessage, item.raw_message_id)
+            row = s.get(m.RawMessage, raw_id)
             assert row is not None
             row.parse_status, row.parse_error = "failed", str(e)
             trace.append(s, key=f"{wi}:parse", node="parse", work_item_id=wi,
@@ -91,12 +102,13 @@ def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
         "ok": True, "message_id": email.message_id, "date": email.date, "content_types": email.content_types,
         "attachments": [a.model_dump(exclude={"text"}) for a in email.attachments], "defects": email.defects,
     })
-    return {"status": "running", "email": email.model_dump(mode="json")}
+    return {"status": "running", "email": without_content(email).model_dump(mode="json")}
 
 
 def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """The only node that reads unmasked text; it re-reads the stored message rather than state."""
     deps, wi = runtime.context, state["work_item_id"]
-    email = _email(state)
+    email = parse_email(_raw(deps, wi)[1])
     attachments = [a.text or "" for a in email.attachments]
     # the display name goes in as a header line so the signature/header name rules see it
     texts = [email.subject, email.newest, *attachments, f"From: {email.sender_name}"]
@@ -120,7 +132,9 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
 
 def classify(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
-    result = deps.classifier.classify(_email(state), masked_text(state))
+    # the classifier gets structure and the masked subject, never the raw one
+    email = _email(state).model_copy(update={"subject": state["masked"]["subject"]})
+    result = deps.classifier.classify(email, masked_text(state))
     _trace(deps, wi, "classify", {"model": result.engine, **result.model_dump(mode="json")})
     with deps.sessions.begin() as s:
         item = s.get(m.WorkItem, wi)
@@ -278,7 +292,8 @@ def _send_reply(deps: Deps, wi: int, key: str, body: str, state: EmailState) -> 
     with deps.sessions() as s:
         entry = s.get(m.VaultEntry, wi)
         mapping = deps.vault.open(entry.ciphertext) if entry else {}
-    subject = email.subject if email.subject.lower().startswith("re:") else f"Re: {email.subject}".strip()
+    original = rehydrate(state["masked"]["subject"], mapping)
+    subject = original if original.lower().startswith("re:") else f"Re: {original}".strip()
     sent = deps.outbox.send(OutgoingMail(
         idempotency_key=key, to=email.sender, sender=deps.mailbox_address, subject=subject,
         body=rehydrate(body, mapping), in_reply_to=email.message_id, references=tuple(email.references)))

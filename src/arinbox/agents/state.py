@@ -9,7 +9,7 @@ class EmailState(TypedDict, total=False):
     work_item_id: int
     status: str  # running | failed | waiting_approval | rejected | done
     error: str
-    email: dict[str, Any]  # ParsedEmail
+    email: dict[str, Any]  # ParsedEmail headers and structure only: unmasked text never enters state
     masked: dict[str, Any]  # subject, newest, attachments, greeting: masked text only
     classification: dict[str, Any]
     extraction: dict[str, Any]
