@@ -58,9 +58,11 @@ def _email_day(email: ParsedEmail) -> dt.date:
     return (email.date or dt.datetime.now(dt.UTC)).date()
 
 
-def masked_text(state: EmailState, with_attachments: bool = False) -> str:
+def masked_text(state: EmailState, with_attachments: bool = False, whole: bool = False) -> str:
+    """Subject and newest message (what the classifier reads); optionally attachments and the
+    full body with quoted history (what the trace keeps)."""
     masked = state["masked"]
-    parts = [masked["subject"], masked["newest"]]
+    parts = [masked["subject"], masked["body"] if whole else masked["newest"]]
     if with_attachments:
         parts += [a for a in masked["attachments"] if a]
     return "\n".join(parts)
@@ -111,7 +113,8 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     email = parse_email(_raw(deps, wi)[1])
     attachments = [a.text or "" for a in email.attachments]
     # the display name goes in as a header line so the signature/header name rules see it
-    texts = [email.subject, email.newest, *attachments, f"From: {email.sender_name}"]
+    # the full body (quoted history too) is masked for the trace: auditors read the whole email
+    texts = [email.subject, email.newest, *attachments, f"From: {email.sender_name}", email.body]
     results = deps.masker.mask(texts, deps.refs.keep_terms)
     mapping: dict[str, str] = {}
     entities: dict[str, int] = {}
@@ -120,12 +123,13 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
         for k, v in r.entities.items():
             entities[k] = entities.get(k, 0) + v
     masked = {"subject": results[0].text, "newest": results[1].text,
-              "attachments": [r.text for r in results[2:-1]],
-              "greeting": results[-1].text.removeprefix("From: ").strip()}
+              "attachments": [r.text for r in results[2:-2]],
+              "greeting": results[-2].text.removeprefix("From: ").strip(), "body": results[-1].text}
     with deps.sessions.begin() as s:
         s.merge(m.VaultEntry(work_item_id=wi, ciphertext=deps.vault.seal(mapping)))
         trace.append(s, key=f"{wi}:mask", node="mask", work_item_id=wi,
                      body={"masked_subject": masked["subject"], "masked_text": masked["newest"],
+                           "masked_body": masked["body"],
                            "entities": entities, "placeholders": sorted(mapping)})
     return {"masked": masked}
 

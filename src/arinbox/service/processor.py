@@ -132,5 +132,6 @@ def summarise(values: dict[str, Any], actions: list[m.ActionRow], human_step: bo
         "promised_date": ex.get("promised_date"), "dispute_reason": ex.get("dispute_reason"),
         "proposed_allocations": proposed, "auto_allocations": auto_alloc, "auto_actions": auto_actions,
         "human_step": human_step, "signals": values.get("signals", []),
-        "masked_text": masked_text(values) if values.get("masked") else "",  # type: ignore[arg-type]
+        "masked_text": masked_text(values, with_attachments=True, whole=True)  # type: ignore[arg-type]
+        if values.get("masked") else "",
     }
