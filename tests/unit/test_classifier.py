@@ -11,7 +11,7 @@ from arinbox.domain.models import Intent
 from arinbox.mail.parse import parse_email
 from arinbox.service.bootstrap import embedded_classifier
 
-TRAINING = ROOT / "agents" / "training" / "intents.jsonl"
+TRAINING = ROOT / "agents" / "training"
 CUES = ROOT / "agents" / "intent_cues.yaml"
 RFC3834 = sorted((SHARED_FIXTURES / "mime" / "autoreply-rfc3834").glob("*.eml"))
 

@@ -56,14 +56,13 @@ class IntentCues(RootModel[dict[str, list[str]]]):
                     raise ValueError(f"{name}: pattern {p!r} does not compile: {e}") from None
         return groups
 
-    def tagger(self) -> Callable[[str], str]:
-        compiled = {name.replace("_", ""): [re.compile(p, re.IGNORECASE) for p in ps] for name, ps in self.root.items()}
+    def finder(self) -> Callable[[str], list[str]]:
+        compiled = {name: [re.compile(p, re.IGNORECASE) for p in ps] for name, ps in self.root.items()}
 
-        def tag(text: str) -> str:
-            found = [f"cue{name}" for name, ps in compiled.items() for p in ps if p.search(text)]
-            return f"{text} {' '.join(found)}" if found else text
+        def find(text: str) -> list[str]:
+            return [name for name, ps in compiled.items() if any(p.search(text) for p in ps)]
 
-        return tag
+        return find
 
 
 def structural_auto_reply(email: ParsedEmail) -> str | None:
@@ -92,7 +91,7 @@ class EmbeddedClassifier:
 
     def __init__(self, training_file: Path, cues_file: Path, secondary_threshold: float = 0.3) -> None:
         texts, labels = self._load(training_file)
-        self._tag = load_yaml_model(cues_file, IntentCues).tagger()
+        self.cues = load_yaml_model(cues_file, IntentCues).finder()
         self.version = f"{self.name}:{len(texts)}"
         self._secondary_threshold = secondary_threshold
         self._model = Pipeline([
@@ -111,9 +110,21 @@ class EmbeddedClassifier:
         self._langid.set_languages(list(LANGUAGES))
 
     @staticmethod
-    def _load(path: Path) -> tuple[list[str], list[str]]:
+    def _load(training: Path) -> tuple[list[str], list[str]]:
+        """One ``.jsonl`` file, or every ``.jsonl`` file of a folder."""
+        files = sorted(training.glob("*.jsonl")) if training.is_dir() else [training]
+        if not files:
+            raise ConfigError(f"{training}: no training data (*.jsonl)")
         texts: list[str] = []
         labels: list[str] = []
+        for path in files:
+            EmbeddedClassifier._load_file(path, texts, labels)
+        if len(set(labels)) < 2:
+            raise ConfigError(f"{training}: training data needs at least two intents")
+        return texts, labels
+
+    @staticmethod
+    def _load_file(path: Path, texts: list[str], labels: list[str]) -> None:
         valid = {i.value for i in Intent}
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -131,12 +142,11 @@ class EmbeddedClassifier:
                 raise ConfigError(f"{path}: line {n}: field intent: unknown intent {intent!r}")
             texts.append(text)
             labels.append(intent)
-        if len(set(labels)) < 2:
-            raise ConfigError(f"{path}: training data needs at least two intents")
-        return texts, labels
 
     def _features(self, text: str) -> str:
-        return self._tag(normalise(text))
+        found = self.cues(text)
+        tokens = " ".join(f"cue{name.replace('_', '')}" for name in found)
+        return f"{normalise(text)} {tokens}" if tokens else normalise(text)
 
     def language(self, text: str) -> str:
         lang, _ = self._langid.classify(_PLACEHOLDER.sub(" ", text))
@@ -144,15 +154,16 @@ class EmbeddedClassifier:
 
     def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
         language = self.language(masked_text)
+        cues = self.cues(masked_text)
         probs = self._model.predict_proba([self._features(masked_text)])[0]
         scores = {str(c): round(float(p), 4) for c, p in zip(self._model.classes_, probs, strict=True)}
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         rule = structural_auto_reply(email)
         if rule is not None:
             return Classification(intent=Intent.AUTO_REPLY, confidence=0.99, language=language,
-                                  engine=self.version, scores=scores, rule=rule)
+                                  engine=self.version, scores=scores, rule=rule, cues=cues)
         top, conf = ranked[0]
         secondary = [Intent(i) for i, p in ranked[1:3]
                      if p >= self._secondary_threshold and i not in (Intent.AUTO_REPLY, Intent.OTHER)]
         return Classification(intent=Intent(top), confidence=conf, secondary=secondary, language=language,
-                              engine=self.version, scores=scores)
+                              engine=self.version, scores=scores, cues=cues)

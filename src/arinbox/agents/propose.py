@@ -91,6 +91,10 @@ class Proposer:
         referenced = [i for i in facts.invoices if i.customer_id == facts.customer.customer_id]
         if any(i.currency != currency for i in referenced):
             out.signals.append("currency_mismatch")
+        if "question_paid" in cls.cues or ("promise" in cls.cues and "paid" not in cls.cues):
+            # money is applied on a statement that it was paid, not on a plan or on a question
+            # whether it arrived: those a person checks against the bank
+            out.signals.append("payment_not_confirmed")
         deduction = ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary
         m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
                   facts.open_invoices, deduction)

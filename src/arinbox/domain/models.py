@@ -90,6 +90,7 @@ class Classification(Frozen):
     engine: str
     scores: dict[str, float] = Field(default_factory=dict)
     rule: str | None = None  # a structural rule that decided, if any
+    cues: list[str] = Field(default_factory=list)  # phrase-cue groups found (agents/intent_cues.yaml)
 
 
 class Money(Frozen):

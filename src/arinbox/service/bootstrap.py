@@ -79,7 +79,7 @@ class App:
             ledger=self.ledger,
             refs=LedgerRefs.load(self.ledger, (self.settings.company_name,)),
             masker=masker,
-            classifier=embedded_classifier(root / "agents" / "training" / "intents.jsonl",
+            classifier=embedded_classifier(root / "agents" / "training",
                                            root / "agents" / "intent_cues.yaml"),
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
             policy=self.policy,
