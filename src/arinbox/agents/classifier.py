@@ -102,7 +102,7 @@ class EmbeddedClassifier:
                                           strip_accents="unicode", min_df=2)),
                 ("cues", CountVectorizer(token_pattern=r"\bcue[a-z]+\b", binary=True, lowercase=False)),
             ])),
-            ("clf", LogisticRegression(C=8.0, max_iter=3000, class_weight="balanced")),
+            ("clf", LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")),
         ])
         self._model.fit([self._features(t) for t in texts], labels)
         model_file = Path(py3langid.langid.__file__).parent / py3langid.langid.MODEL_FILE
