@@ -193,7 +193,10 @@ def mask(file: Annotated[Path, typer.Argument(help="An .eml file")]) -> None:
 
     email = parse_email(file.read_bytes())
     with _app() as a:
-        results = a.deps.masker.mask([email.subject, email.newest], [])
+        from arinbox.agents.context import LedgerRefs
+
+        keep = LedgerRefs.load(a.ledger, (a.settings.company_name,)).keep_terms
+        results = a.masker.mask([email.subject, email.body], keep)
     out.print(f"Subject: {results[0].text}\n\n{results[1].text}", markup=False)
 
 

@@ -90,3 +90,10 @@ def test_eval_json_has_every_key_with_real_values(tmp_path: Path) -> None:
     assert report["allocations"]["remittances_fully_applied"] == 1.0  # the one clean remittance ran alone
     assert 0 < report["intent"]["accuracy"] <= 1 and report["timing"]["p50_ms"] > 0
     assert report["masking"]["pii_leak_rate"] == 0.0 and report["masking"]["keep_rate"] == 1.0
+
+
+def test_mask_prints_masked_text_keeping_business_numbers(tmp_path: Path) -> None:
+    r = _run("mask", str(DATA / "mini" / "emails" / "remit-exact.eml"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Dana Reyes" not in r.stdout and "201-3344" not in r.stdout
+    assert "<PERSON_1>" in r.stdout and "INV-2026-004512" in r.stdout and "$1,250.00" in r.stdout

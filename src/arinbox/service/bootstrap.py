@@ -70,15 +70,19 @@ class App:
         return load_policy(self._policy_file)
 
     @cached_property
-    def deps(self) -> Deps:
+    def masker(self) -> PresidioMasker:
         root = self.settings.data_root
         analyzer = build_analyzer(self.settings.spacy_model, root / "masking" / "recognizers.yaml")
-        masker = PresidioMasker(analyzer, allow_list=load_allow_list(root / "masking" / "allow_list.yaml"))
+        return PresidioMasker(analyzer, allow_list=load_allow_list(root / "masking" / "allow_list.yaml"))
+
+    @cached_property
+    def deps(self) -> Deps:
+        root = self.settings.data_root
         return Deps(
             sessions=self.sessions,
             ledger=self.ledger,
             refs=LedgerRefs.load(self.ledger, (self.settings.company_name,)),
-            masker=masker,
+            masker=self.masker,
             classifier=embedded_classifier(root / "agents" / "training",
                                            root / "agents" / "intent_cues.yaml"),
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
