@@ -73,3 +73,11 @@ def test_unique_subset_bounded_and_unique() -> None:
     assert unique_subset(OPEN, D("350.00")) is None  # I1+I2 and I1+I3
     assert unique_subset(OPEN, D("425.50")) is None  # I1+I2+I4 and I1+I3+I4
     assert [i.invoice_number for i in unique_subset(OPEN, D("425.50") + D("250.00")) or []] == ["I1", "I2", "I3", "I4"]
+
+
+def test_early_payment_discount_is_recognised() -> None:
+    r = match(D("98.00"), [A], {}, OPEN, False)
+    assert r.allocations == alloc(("I1", "98.00")) and r.confidence >= 0.9
+    assert r.short_paid == {}
+    assert any("early-payment discount of 2%" in e for e in r.evidence)
+    assert match(D("97.10"), [A], {}, OPEN, False).confidence < 0.9  # 2.9 %: no usual rate

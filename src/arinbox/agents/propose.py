@@ -95,7 +95,8 @@ class Proposer:
             # money is applied on a statement that it was paid, not on a plan or on a question
             # whether it arrived: those a person checks against the bank
             out.signals.append("payment_not_confirmed")
-        deduction = ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary
+        # a short payment explained by a deduction, not one whose rest is promised for later
+        deduction = (ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary) and "promise" not in cls.cues
         m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
                   facts.open_invoices, deduction)
         out.signals.extend(m.signals)
