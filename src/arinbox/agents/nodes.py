@@ -36,7 +36,7 @@ from arinbox.mail.parse import parse_email
 from arinbox.masking.masker import rehydrate
 from arinbox.persistence import models as m
 from arinbox.persistence import trace
-from arinbox.policies.engine import decide
+from arinbox.policies.engine import decide_email
 
 ZERO = Decimal("0")
 
@@ -204,24 +204,9 @@ def gate(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     facts = LedgerFacts.model_validate(state["facts"])
     proposals = [Proposal.model_validate(p) for p in state["proposals"]]
     today = _email_day(_email(state))
-    decisions = [decide(p, cls, facts, state["signals"], policy, today) for p in proposals]
-    email_rule, email_reason = "", ""
-    stopping = [s for s in state["signals"] if s in policy.needs_human_signals]
-    if state.get("review_reason"):
-        email_rule, email_reason = "review.no_proposal", str(state["review_reason"])
-    elif not proposals and stopping and cls.intent.value not in ("auto_reply",):
-        email_rule, email_reason = f"signal.{stopping[0]}", "needs-human signal on an email with no action"
-    elif any(d.outcome is Outcome.APPROVAL for d in decisions):
-        # one person sees the email's whole set of actions rather than half of it running alone
-        first = next(d for d in decisions if d.outcome is Outcome.APPROVAL)
-        email_rule, email_reason = first.rule_id, first.reason
-        decisions = [d if d.outcome is not Outcome.AUTO else d.model_copy(update={
-            "outcome": Outcome.APPROVAL, "rule_id": f"with.{first.rule_id}",
-            "reason": "held with the email's other actions"}) for d in decisions]
-    elif not proposals:
-        email_rule = f"intent.{cls.intent.value}.no_action"
-        email_reason = "nothing to do for this intent"
-    needs_person = bool(email_rule) and not email_rule.startswith("intent.")
+    verdict = decide_email(proposals, cls, facts, state["signals"], state.get("review_reason"), policy, today)
+    decisions, needs_person = verdict.decisions, verdict.needs_person
+    email_rule, email_reason = verdict.rule_id, verdict.reason
     with deps.sessions.begin() as s:
         for p, d in zip(proposals, decisions, strict=True):
             exists = s.scalar(select(m.ActionRow.id).where(m.ActionRow.idempotency_key == action_key(wi, p.index)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from arinbox.domain.models import ActionKind, Classification, Decision, LedgerFacts, Outcome, Proposal
 from arinbox.policies.schema import Autonomy, Policy
@@ -59,3 +60,41 @@ def decide(
     if policy.shadow_mode:
         return out(Outcome.SKIP, "shadow_mode", "shadow mode: would have run automatically")
     return out(Outcome.AUTO, f"action.{kind}.auto", "within policy thresholds")
+
+
+@dataclass(frozen=True)
+class EmailDecision:
+    """The gate's verdict on one email: each proposal's decision and whether a person must act."""
+
+    decisions: list[Decision]
+    rule_id: str  # the rule that decided the email as a whole ("" when every action runs alone)
+    reason: str
+    needs_person: bool
+
+
+def decide_email(
+    proposals: Sequence[Proposal],
+    classification: Classification,
+    facts: LedgerFacts,
+    signals: Sequence[str],
+    review_reason: str | None,
+    policy: Policy,
+    today: dt.date,
+) -> EmailDecision:
+    decisions = [decide(p, classification, facts, signals, policy, today) for p in proposals]
+    stopping = [s for s in signals if s in policy.needs_human_signals]
+    rule, reason = "", ""
+    if review_reason:
+        rule, reason = "review.no_proposal", review_reason
+    elif not proposals and stopping and classification.intent.value != "auto_reply":
+        rule, reason = f"signal.{stopping[0]}", "needs-human signal on an email with no action"
+    elif any(d.outcome is Outcome.APPROVAL for d in decisions):
+        # one person sees the email's whole set of actions rather than half of it running alone
+        first = next(d for d in decisions if d.outcome is Outcome.APPROVAL)
+        rule, reason = first.rule_id, first.reason
+        decisions = [d if d.outcome is not Outcome.AUTO else d.model_copy(update={
+            "outcome": Outcome.APPROVAL, "rule_id": f"with.{first.rule_id}",
+            "reason": "held with the email's other actions"}) for d in decisions]
+    elif not proposals:
+        rule, reason = f"intent.{classification.intent.value}.no_action", "nothing to do for this intent"
+    return EmailDecision(decisions, rule, reason, needs_person=bool(rule) and not rule.startswith("intent."))
