@@ -17,6 +17,7 @@ from sqlalchemy import select
 from arinbox.agents.context import Deps
 from arinbox.agents.extract import extract
 from arinbox.agents.propose import ReplyContext
+from arinbox.agents.reply_check import check_reply
 from arinbox.agents.state import EmailState
 from arinbox.domain.errors import LedgerError, MailParseError
 from arinbox.domain.models import (
@@ -193,6 +194,10 @@ def propose(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     greeting = state["masked"]["greeting"] if "@" not in state["masked"]["greeting"] else ""
     out = deps.proposer.propose(cls, ex, facts, ReplyContext(greeting, cls.language), _email_day(email))
     proposals = [p.model_dump(mode="json") for p in out.proposals]
+    for p in out.proposals:
+        if p.kind is ActionKind.SEND_REPLY and check_reply(p.payload["body"], facts, proposals, deps.refs.index,
+                                                          cls.language):
+            out.signals.append("reply_facts_mismatch")  # a template bug must not reach a customer
     _trace(deps, wi, "propose", {"proposals": proposals, "signals": out.signals, "review_reason": out.review_reason})
     return {"proposals": proposals, "signals": out.signals, "review_reason": out.review_reason}
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from arinbox.agents.reply_check import check_reply
 from arinbox.domain.errors import ArinboxError, NotFoundError
+from arinbox.domain.models import LedgerFacts
 from arinbox.persistence import models as m
 from arinbox.persistence.models import utcnow
-from arinbox.service.processor import Processor
+from arinbox.service.processor import Processor, thread_config
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,16 @@ def list_pending(processor: Processor) -> list[PendingApproval]:
     return out
 
 
+def _verify_edit(processor: Processor, work_item_id: int, body: str) -> None:
+    """An edited draft is checked like a generated one: figures and references from the ledger only."""
+    values = processor.graph.get_state(thread_config(work_item_id)).values
+    facts = LedgerFacts.model_validate(values["facts"])
+    language = (values.get("classification") or {}).get("language")
+    problems = check_reply(body, facts, values.get("proposals", []), processor.deps.refs.index, language)
+    if problems:
+        raise ArinboxError("the edited reply was not approved: " + "; ".join(problems))
+
+
 def decide(processor: Processor, approval_id: int, *, approve: bool, approver: str, reason: str | None = None,
            reply_body: str | None = None) -> str:
     """Record the decision first, then resume; a crash in between is resumed by `arinbox process`."""
@@ -52,6 +64,8 @@ def decide(processor: Processor, approval_id: int, *, approve: bool, approver: s
         if ap.status != "pending":
             raise ArinboxError(f"approval {approval_id} was already {ap.status} by {ap.approver}")
         edits: dict[str, Any] = {}
+        if reply_body is not None and approve:
+            _verify_edit(processor, ap.work_item_id, reply_body)
         if reply_body is not None:
             replies = s.scalars(select(m.ActionRow).where(m.ActionRow.work_item_id == ap.work_item_id,
                                                           m.ActionRow.kind == "send_reply")).all()
