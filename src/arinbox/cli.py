@@ -113,9 +113,21 @@ def approvals_list() -> None:
         out.print("no pending approvals")
         return
     for p in pending:
-        out.print(f"[bold]#{p.id}[/bold]  {p.intent or '?'}  <{p.message_id}>  rule {p.rule_id}: {p.reason}")
+        flag = "  [red]ESCALATED[/red]" if p.escalated else ""
+        out.print(f"[bold]#{p.id}[/bold]{flag}  {p.intent or '?'}  <{p.message_id}>  rule {p.rule_id}: {p.reason}",
+                  soft_wrap=True)
         for line in p.actions:
             out.print(f"     {line}")
+
+
+@approvals_app.command("escalate")
+def approvals_escalate() -> None:
+    """Escalate approvals waiting longer than the policy allows (run it on a schedule)."""
+    from arinbox.service.approvals import escalate_overdue
+
+    with _app() as a:
+        ids = escalate_overdue(a.processor)
+    out.print(f"escalated {len(ids)} approval(s) to {a.policy.escalate_to}" + (f": {ids}" if ids else ""))
 
 
 @approvals_app.command("approve")

@@ -164,3 +164,19 @@ def test_no_raw_personal_value_reaches_the_classifier(settings: Settings) -> Non
     assert len(spy.seen) == 7 and pii
     for value in pii:
         assert not any(value in text for text in spy.seen), value
+
+
+def test_overdue_approvals_are_escalated_once(processed: App) -> None:
+    import datetime as dt
+
+    from arinbox.service.approvals import escalate_overdue
+
+    pending = list_pending(processed.processor)
+    assert pending and not any(p.escalated for p in pending)
+    assert escalate_overdue(processed.processor) == []  # just requested: within the limit
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=processed.policy.approval_max_age_hours + 1)
+    assert sorted(escalate_overdue(processed.processor, later)) == sorted(p.id for p in pending)
+    assert escalate_overdue(processed.processor, later) == []
+    assert all(p.escalated for p in list_pending(processed.processor))
+    with processed.sessions() as s:
+        assert trace.verify(s).ok

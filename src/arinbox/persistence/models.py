@@ -249,6 +249,7 @@ class Approval(Base):
     approver: Mapped[str | None] = mapped_column(String(200), default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     edits: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # waited past the policy's limit
 
 
 class TraceRecord(Base):

@@ -38,6 +38,9 @@ class Policy(_Strict):
     kill_switch: bool = False
     shadow_mode: bool = False
     min_intent_confidence: float = Field(default=0.6, ge=0, le=1)
+    # an approval waiting longer than this is escalated (traced, flagged in the queue)
+    approval_max_age_hours: float = Field(default=24, gt=0)
+    escalate_to: str = "ar-supervisors"
     autonomy: dict[Intent, Autonomy]
     actions: dict[ActionKind, ActionRule]
     needs_human_signals: list[str] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from arinbox.agents.reply_check import check_reply
 from arinbox.domain.errors import ArinboxError, NotFoundError
 from arinbox.domain.models import LedgerFacts
 from arinbox.persistence import models as m
+from arinbox.persistence import trace
 from arinbox.persistence.models import utcnow
 from arinbox.service.processor import Processor, thread_config
 
@@ -25,6 +27,7 @@ class PendingApproval:
     reason: str
     actions: list[str]
     requested_at: str
+    escalated: bool
 
 
 def list_pending(processor: Processor) -> list[PendingApproval]:
@@ -39,8 +42,27 @@ def list_pending(processor: Processor) -> list[PendingApproval]:
             actions = [f"[{a.proposal_index}] {a.kind}: {a.summary}" for a in s.scalars(
                 select(m.ActionRow).where(m.ActionRow.work_item_id == wi.id).order_by(m.ActionRow.proposal_index))]
             out.append(PendingApproval(ap.id, wi.id, raw.message_id, wi.intent, ap.request.get("rule_id", ""),
-                                       ap.request.get("reason", ""), actions, ap.requested_at.isoformat()))
+                                       ap.request.get("reason", ""), actions, ap.requested_at.isoformat(),
+                                       ap.escalated_at is not None))
     return out
+
+
+def escalate_overdue(processor: Processor, now: dt.datetime | None = None) -> list[int]:
+    """Flag and trace approvals waiting past the policy's limit; returns their ids (each once)."""
+    policy = processor.deps.policy
+    now = now or utcnow()
+    limit = now - dt.timedelta(hours=policy.approval_max_age_hours)
+    escalated = []
+    with processor.deps.sessions.begin() as s:
+        for ap in s.scalars(select(m.Approval).where(m.Approval.status == "pending",
+                                                     m.Approval.escalated_at.is_(None),
+                                                     m.Approval.requested_at < limit)):
+            ap.escalated_at = now
+            trace.append(s, key=f"{ap.work_item_id}:escalate", node="escalate", work_item_id=ap.work_item_id,
+                         body={"approval": ap.id, "requested_at": ap.requested_at, "escalate_to": policy.escalate_to,
+                               "max_age_hours": policy.approval_max_age_hours, "policy": policy.version_id})
+            escalated.append(ap.id)
+    return escalated
 
 
 def _verify_edit(processor: Processor, work_item_id: int, body: str) -> None:
