@@ -96,3 +96,15 @@ def test_unknown_key_and_bad_yaml_are_reported(tmp_path: Path) -> None:
     broken.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken.yaml: line \d+: not valid YAML"):
         load_policy(broken)
+
+
+def test_an_email_with_a_held_action_always_needs_a_person() -> None:
+    from arinbox.policies.engine import decide_email
+
+    policy = load_policy(POLICY)
+    unsure = decide_email([_prop()], _cls(confidence=0.3), FACTS, [], None, policy, TODAY)
+    assert unsure.needs_person and unsure.rule_id == "intent.min_confidence"
+    nothing = decide_email([], _cls(Intent.AUTO_REPLY), FACTS, [], None, policy, TODAY)
+    assert not nothing.needs_person and nothing.rule_id == "intent.auto_reply.no_action"
+    clean = decide_email([_prop()], _cls(), FACTS, [], None, policy, TODAY)
+    assert not clean.needs_person and clean.rule_id == ""

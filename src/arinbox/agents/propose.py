@@ -155,6 +155,8 @@ class Proposer:
     def _promise(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
                  ctx: ReplyContext, email_date: dt.date) -> None:
         assert facts.customer is not None
+        if "payment_plan" in cls.cues:
+            out.signals.append("payment_plan")  # terms are negotiated by a person, not accepted by software
         if ex.promised_date is None:
             out.review_reason = "no payment date could be read from the promise"
             return

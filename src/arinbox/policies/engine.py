@@ -96,5 +96,6 @@ def decide_email(
             "outcome": Outcome.APPROVAL, "rule_id": f"with.{first.rule_id}",
             "reason": "held with the email's other actions"}) for d in decisions]
     elif not proposals:
-        rule, reason = f"intent.{classification.intent.value}.no_action", "nothing to do for this intent"
-    return EmailDecision(decisions, rule, reason, needs_person=bool(rule) and not rule.startswith("intent."))
+        return EmailDecision(decisions, f"intent.{classification.intent.value}.no_action",
+                             "nothing to do for this intent", needs_person=False)
+    return EmailDecision(decisions, rule, reason, needs_person=bool(rule))
