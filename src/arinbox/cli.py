@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 import sys
@@ -196,6 +197,47 @@ def audit_verify() -> None:
         return
     out.print(f"trace BROKEN at record #{report.first_bad_id}: {report.problem}")
     raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option(help="Only records created on or after this date (YYYY-MM-DD)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output")] = None,
+) -> None:
+    """Export the decision trace, in chain order, for auditors."""
+    from arinbox.service.audit_export import export_trace
+
+    if fmt not in ("jsonl", "csv"):
+        raise ArinboxError(f"--format must be jsonl or csv, not {fmt!r}")
+    day = _date(since)
+    with _app() as a, a.sessions() as s:
+        if output is None:
+            n = export_trace(s, day, fmt, sys.stdout)  # type: ignore[arg-type]
+        else:
+            with output.open("w", encoding="utf-8", newline="") as f:
+                n = export_trace(s, day, fmt, f)  # type: ignore[arg-type]
+    err.print(f"exported {n} trace records")
+
+
+@app.command()
+def kpi(
+    since: Annotated[str | None, typer.Option(help="Only emails since this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Operating KPIs: auto-resolution, time to resolution, exceptions, overrides, approval compliance."""
+    from arinbox.service.kpi import compute_kpis, render_kpis
+
+    with _app() as a, a.sessions() as s:
+        out.print(render_kpis(compute_kpis(s, _date(since))), markup=False)
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ArinboxError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 @app.command()
