@@ -90,7 +90,7 @@ def test_export_writes_the_whole_chain_in_order_and_verifiable(processed: App) -
 
     n, text = export(processed, None, "jsonl")
     rows = [json.loads(line) for line in text.splitlines()]
-    assert n == len(rows) == len(chain) > 70
+    assert n == len(rows) == len(chain) > 2 * len(items)
     assert [r["id"] for r in rows] == [r.id for r in chain]
     assert rows[0]["prev_hash"] == trace.GENESIS
     for before, row in pairwise(rows):
@@ -160,8 +160,8 @@ def test_kpis_on_the_mini_corpus(processed: App) -> None:
     first_request = min(a.requested_at for a in approvals_by_work_item(processed).values())
     with processed.sessions() as s:
         before = compute_kpis(s, None, now=first_request + dt.timedelta(hours=3))
-    # both held emails wait; nothing decided yet
-    assert before.pending_approvals == len(list_pending(processed.processor)) == 2
+    # the held emails wait (at least the ambiguous and the bank-change ones); nothing decided yet
+    assert before.pending_approvals == len(list_pending(processed.processor)) >= 2
     assert before.oldest_pending_approval_hours == pytest.approx(3.0)
     assert (before.decided_approvals, before.manual_override_rate) == (0, 0.0)
 
@@ -169,9 +169,10 @@ def test_kpis_on_the_mini_corpus(processed: App) -> None:
     items = items_by_file(processed)
     approvals = approvals_by_work_item(processed)
     with processed.sessions() as s:
-        k = compute_kpis(s, None)
+        now = dt.datetime.now(dt.UTC)
+        k = compute_kpis(s, None, now=now)
         day = min(i.created_at for i in items.values()).date()
-        assert compute_kpis(s, day) == replace(k, since=day)
+        assert compute_kpis(s, day, now=now) == replace(k, since=day)
         received = dict(s.execute(select(m.WorkItem.id, m.RawMessage.received_at).join(
             m.RawMessage, m.RawMessage.id == m.WorkItem.raw_message_id)).all())
         held_actions = s.scalars(select(m.ActionRow).where(m.ActionRow.outcome == "approval",
@@ -192,7 +193,9 @@ def test_kpis_on_the_mini_corpus(processed: App) -> None:
     assert {a.work_item_id for a in held_actions} == {items["bank-change.eml"].id}
     assert k.approval_compliance == 1.0
     assert k.rollbacks == 0
-    assert (k.pending_approvals, k.oldest_pending_approval_hours) == (0, None)
+    still_pending = len(list_pending(processed.processor))
+    assert k.pending_approvals == still_pending == before.pending_approvals - 2
+    assert (k.oldest_pending_approval_hours is None) == (still_pending == 0)
 
     minutes = [(i.updated_at - received[i.id]).total_seconds() / 60 for f, i in items.items() if f in auto]
     minutes += [(a.decided_at - received[a.work_item_id]).total_seconds() / 60 for a in approvals.values()
