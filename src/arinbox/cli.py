@@ -228,7 +228,7 @@ def kpi(
     from arinbox.service.kpi import compute_kpis, render_kpis
 
     with _app() as a, a.sessions() as s:
-        out.print(render_kpis(compute_kpis(s, _date(since))), markup=False)
+        out.print(render_kpis(compute_kpis(s, _date(since))), markup=False, soft_wrap=True)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -263,6 +263,20 @@ def policy_check(file: Path) -> None:
     out.print(f"{file}: valid, {p.version_id}")
 
 
+@policy_app.command("backtest")
+def policy_backtest(
+    file: Path,
+    since: Annotated[str | None, typer.Option(help="Only emails decided on or after this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Replay stored decisions under a candidate policy and show what would change."""
+    from arinbox.policies.backtest import backtest, render_backtest
+    from arinbox.policies.schema import load_policy
+
+    candidate = load_policy(file)
+    with _app() as a, a.sessions() as s:
+        out.print(render_backtest(backtest(s, candidate, _date(since))), markup=False, soft_wrap=True)
+
+
 # --- eval and demo -----------------------------------------------------------------------------
 
 
@@ -283,7 +297,7 @@ def eval_(
     if as_json:
         sys.stdout.write(json.dumps(to_json(report), indent=2) + "\n")
     else:
-        out.print(render_text(report), markup=False)
+        out.print(render_text(report), markup=False, soft_wrap=True)
 
 
 @app.command()
