@@ -19,6 +19,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Classification, Intent, ParsedEmail
+from arinbox.mail.signature import strip_signature
 from arinbox.yaml_files import load_yaml_model
 
 LANGUAGES = ("en", "de", "fr", "es")
@@ -144,6 +145,7 @@ class EmbeddedClassifier:
             labels.append(intent)
 
     def _features(self, text: str) -> str:
+        text = strip_signature(text)
         found = self.cues(text)
         tokens = " ".join(f"cue{name.replace('_', '')}" for name in found)
         return f"{normalise(text)} {tokens}" if tokens else normalise(text)
