@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import DATA, ROOT
 from typer.testing import CliRunner
 
 from arinbox.cli import app
+from tests.conftest import DATA, ROOT
 
 README = (ROOT / "README.md").read_text()
 EVAL_KEYS = {

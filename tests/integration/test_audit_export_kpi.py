@@ -7,46 +7,24 @@ import datetime as dt
 import io
 import json
 import statistics
-from collections.abc import Iterator
 from dataclasses import replace
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from tests.conftest import DATA
 
-from arinbox.connectors.folder import FolderMailbox
 from arinbox.domain.errors import ArinboxError
-from arinbox.ledger.csv_import import import_ledger
 from arinbox.persistence import models as m
 from arinbox.persistence import trace
 from arinbox.service.approvals import decide, list_pending
 from arinbox.service.audit_export import COLUMNS, export_trace
 from arinbox.service.bootstrap import App
-from arinbox.service.ingest import ingest
 from arinbox.service.kpi import Kpis, compute_kpis, render_kpis
-from arinbox.settings import Settings
+from tests.conftest import DATA
+from tests.integration.conftest import items_by_file
 
 MINI = DATA / "mini"
-
-
-def items_by_file(app: App) -> dict[str, m.WorkItem]:
-    with app.sessions() as s:
-        rows = s.execute(select(m.WorkItem, m.RawMessage.source_key).join(
-            m.RawMessage, m.RawMessage.id == m.WorkItem.raw_message_id)).all()
-        return {Path(key).name: item for item, key in rows}
-
-
-@pytest.fixture
-def processed(settings: Settings) -> Iterator[App]:
-    with App(settings) as app:
-        import_ledger(MINI / "ledger", app.sessions)
-        report = ingest(FolderMailbox(MINI / "emails"), app.sessions, kind="folder")
-        assert (report.new, report.failed) == (7, 1)
-        app.processor.process_all()
-        yield app
 
 
 def decide_two(app: App) -> None:

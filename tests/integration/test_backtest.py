@@ -7,37 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from sqlalchemy import func, select
-from tests.conftest import DATA
 
-from arinbox.connectors.folder import FolderMailbox
-from arinbox.ledger.csv_import import import_ledger
 from arinbox.persistence import models as m
 from arinbox.persistence import trace
 from arinbox.policies.backtest import backtest, held_for_person, render_backtest
 from arinbox.policies.schema import Policy, load_policy
 from arinbox.service.bootstrap import App
-from arinbox.service.ingest import ingest
-from arinbox.settings import Settings
+from tests.conftest import DATA
 
 MINI = DATA / "mini"
 Stored = dict[int, dict[str, dict[str, Any]]]  # work item -> node -> trace body
-
-
-@pytest.fixture
-def processed(settings: Settings) -> Iterator[App]:
-    with App(settings) as app:
-        import_ledger(MINI / "ledger", app.sessions)
-        ingest(FolderMailbox(MINI / "emails"), app.sessions, kind="folder")
-        app.processor.process_all()
-        yield app
 
 
 def _stored(app: App) -> Stored:

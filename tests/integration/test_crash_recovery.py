@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
-from tests.conftest import ROOT
 
 from arinbox.persistence import models as m
 from arinbox.persistence.db import make_engine, make_session_factory
+from tests.conftest import ROOT
 
 CORPUS = ROOT / "agents" / "evals" / "dev"
 EMAILS = 36  # enough work for kills to land mid-run; small enough for the suite's budget

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import DATA
 
 from arinbox.domain.errors import ImportRowError
 from arinbox.ledger.csv_import import import_ledger
 from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.persistence import models as m
 from arinbox.persistence.db import make_engine, make_session_factory, upgrade
+from tests.conftest import DATA
 
 
 @pytest.fixture

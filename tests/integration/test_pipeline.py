@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import DATA
 
 from arinbox.connectors.folder import FolderMailbox
 from arinbox.ledger.csv_import import import_ledger
@@ -22,29 +21,14 @@ from arinbox.service.approvals import decide, list_pending
 from arinbox.service.bootstrap import App
 from arinbox.service.ingest import ingest
 from arinbox.settings import Settings
+from tests.conftest import DATA
+from tests.integration.conftest import items_by_file
 
 MINI = DATA / "mini"
 
 
-def _status_by_file(app: App) -> dict[str, m.WorkItem]:
-    with app.sessions() as s:
-        rows = s.execute(select(m.WorkItem, m.RawMessage.source_key).join(
-            m.RawMessage, m.RawMessage.id == m.WorkItem.raw_message_id)).all()
-        return {Path(key).name: item for item, key in rows}
-
-
-@pytest.fixture
-def processed(settings: Settings):  # type: ignore[no-untyped-def]
-    with App(settings) as app:
-        import_ledger(MINI / "ledger", app.sessions)
-        report = ingest(FolderMailbox(MINI / "emails"), app.sessions, kind="folder")
-        assert (report.new, report.failed) == (7, 1)
-        app.processor.process_all()
-        yield app
-
-
 def test_each_email_is_acted_on_or_held(processed: App) -> None:
-    items = _status_by_file(processed)
+    items = items_by_file(processed)
     assert items["remit-exact.eml"].status == "done"
     assert items["remit-exact.eml"].outcome["auto_allocations"] == [  # type: ignore[index]
         {"invoice": "INV-2026-004512", "amount": "1250.00"}]
@@ -72,14 +56,14 @@ def test_reingest_and_reprocess_change_nothing(processed: App) -> None:
     with processed.sessions() as s:
         before = s.scalar(select(func.count()).select_from(m.PaymentApplication))
     assert processed.processor.process_all() == {}
-    done = _status_by_file(processed)["remit-exact.eml"].id
+    done = items_by_file(processed)["remit-exact.eml"].id
     assert processed.processor.run(done) == "done"
     with processed.sessions() as s:
         assert s.scalar(select(func.count()).select_from(m.PaymentApplication)) == before
 
 
 def test_every_decision_is_traced_and_the_chain_holds(processed: App) -> None:
-    items = _status_by_file(processed)
+    items = items_by_file(processed)
     with processed.sessions() as s:
         nodes = [r.node for r in trace.records_for(s, items["remit-exact.eml"].id)]
         assert nodes == ["ingest", "parse", "mask", "classify", "extract", "lookup", "propose", "gate", "execute",
@@ -95,7 +79,7 @@ def test_every_decision_is_traced_and_the_chain_holds(processed: App) -> None:
 
 
 def test_reject_and_approve_resume_the_graph(processed: App) -> None:
-    items = _status_by_file(processed)
+    items = items_by_file(processed)
     pending = {p.work_item_id: p for p in list_pending(processed.processor)}
     ambiguous, bank = pending[items["remit-ambiguous.eml"].id], pending[items["bank-change.eml"].id]
     assert decide(processed.processor, ambiguous.id, approve=False, approver="alice", reason="no way to tell") \
@@ -113,7 +97,7 @@ def test_reject_and_approve_resume_the_graph(processed: App) -> None:
 
 def test_pending_approval_survives_a_restart(processed: App, tmp_path: Path) -> None:
     """Approve from a new process: the graph resumes from its checkpoint there."""
-    items = _status_by_file(processed)
+    items = items_by_file(processed)
     bank_id = items["bank-change.eml"].id
     approval_id = {p.work_item_id: p.id for p in list_pending(processed.processor)}[bank_id]
     settings = processed.settings
@@ -127,7 +111,7 @@ def test_pending_approval_survives_a_restart(processed: App, tmp_path: Path) -> 
     assert run.returncode == 0, run.stderr
     assert f"approval {approval_id} approved; email done" in run.stdout
     with App(settings) as app:
-        assert _status_by_file(app)["bank-change.eml"].status == "done"
+        assert items_by_file(app)["bank-change.eml"].status == "done"
         inv = {i.invoice_number: i for i in app.ledger.invoices("CUST-1")}
         assert inv["INV-2026-004513"].open_amount == Decimal("0.00")
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT, SHARED_FIXTURES
 
 from arinbox.agents.classifier import structural_auto_reply
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Intent
 from arinbox.mail.parse import parse_email
 from arinbox.service.bootstrap import embedded_classifier
+from tests.conftest import ROOT, SHARED_FIXTURES
 
 TRAINING = ROOT / "agents" / "training"
 CUES = ROOT / "agents" / "intent_cues.yaml"

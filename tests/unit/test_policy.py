@@ -5,7 +5,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import (
@@ -19,6 +18,7 @@ from arinbox.domain.models import (
 )
 from arinbox.policies.engine import decide
 from arinbox.policies.schema import load_policy
+from tests.conftest import ROOT
 
 POLICY = ROOT / "policies" / "default.yaml"
 TODAY = dt.date(2026, 11, 2)

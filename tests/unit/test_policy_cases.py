@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT
 
 from arinbox.domain.errors import ConfigError
 from arinbox.policies.cases import (
@@ -19,6 +18,7 @@ from arinbox.policies.cases import (
     run_cases,
 )
 from arinbox.policies.schema import load_policy
+from tests.conftest import ROOT
 
 CASES = ROOT / "policies" / "cases"
 POLICY = ROOT / "policies" / "default.yaml"

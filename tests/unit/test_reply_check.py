@@ -4,12 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from tests.conftest import ROOT
 
 from arinbox.agents.references import ReferenceIndex
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.agents.reply_check import check_reply
 from arinbox.domain.models import CustomerFact, InvoiceFact, LedgerFacts
+from tests.conftest import ROOT
 
 
 def _customer(cid: str) -> CustomerFact:
