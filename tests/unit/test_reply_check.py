@@ -46,3 +46,11 @@ def test_an_invented_amount_is_caught() -> None:
 def test_another_customers_invoice_is_caught() -> None:
     body = "Dear customer, invoice RE-2026-0999 is open."
     assert check_reply(body, FACTS, [], INDEX, "en") == ["RE-2026-0999 is not a document of this customer"]
+
+
+def test_rendered_replies_have_tight_lists_and_single_blank_lines() -> None:
+    other = _invoice("RE-2026-0452", "C1", "10.00").model_dump(mode="json")
+    body = RENDERER.render("account_statement", "en", greeting_name="", currency="EUR", balance="4830.50",
+                           overdue="0", open_invoices=[MINE.model_dump(mode="json"), other], recent_payments=[])
+    assert "\n\n\n" not in body
+    assert "open €4,820.50\n- RE-2026-0452" in body

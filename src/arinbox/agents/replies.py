@@ -42,7 +42,20 @@ class ReplyRenderer:
         lang = self.language(language)
         template = self._env.get_template(f"{lang}/{name}.txt.j2")
         text = template.render(lang=lang, company_name=self.company_name, **context)
-        return "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"
+        return tidy(text)
+
+
+def tidy(text: str) -> str:
+    """Template loops leave blank lines: list items sit together, paragraphs keep one blank line."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if not line:
+            after = next((x for x in lines[i + 1:] if x), "")
+            if not out or not out[-1] or (out[-1].startswith("- ") and after.startswith("- ")):
+                continue
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 @pass_context
