@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import py3langid.langid
 from pydantic import RootModel, field_validator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +18,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Classification, Intent, ParsedEmail
+from arinbox.language import LanguageGuesser
 from arinbox.mail.signature import strip_signature
 from arinbox.yaml_files import load_yaml_model
 
@@ -106,9 +106,7 @@ class EmbeddedClassifier:
             ("clf", LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")),
         ])
         self._model.fit([self._features(t) for t in texts], labels)
-        model_file = Path(py3langid.langid.__file__).parent / py3langid.langid.MODEL_FILE
-        self._langid = py3langid.langid.LanguageIdentifier.from_modelpath(model_file, norm_probs=True)
-        self._langid.set_languages(list(LANGUAGES))
+        self._language = LanguageGuesser(LANGUAGES)
 
     @staticmethod
     def _load(training: Path) -> tuple[list[str], list[str]]:
@@ -151,8 +149,7 @@ class EmbeddedClassifier:
         return f"{normalise(text)} {tokens}" if tokens else normalise(text)
 
     def language(self, text: str) -> str:
-        lang, _ = self._langid.classify(_PLACEHOLDER.sub(" ", text))
-        return str(lang)
+        return self._language(_PLACEHOLDER.sub(" ", text))
 
     def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
         language = self.language(masked_text)

@@ -8,16 +8,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from pydantic import RootModel, StringConstraints
 from spacy.tokens import Span
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.ports import MaskResult
+from arinbox.language import LanguageGuesser
 from arinbox.yaml_files import load_yaml_model
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
@@ -129,18 +129,6 @@ def load_allow_list(path: Path) -> list[str]:
     return list(load_yaml_model(path, _AllowListFile).root)
 
 
-class LanguageGuesser:
-    """py3langid behind a typed call: ISO 639-1 code of the most likely language."""
-
-    def __init__(self, languages: Sequence[str] = GUESSED_LANGUAGES) -> None:
-        self._identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE)
-        self._identifier.set_languages(list(languages))
-
-    def __call__(self, text: str) -> str:
-        language, _score = self._identifier.classify(text)
-        return str(language)
-
-
 def rehydrate(text: str, mapping: dict[str, str]) -> str:
     """Put the originals back in place of the placeholders; unknown placeholders stay."""
     return _PLACEHOLDER.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
@@ -214,7 +202,7 @@ class PresidioMasker:
     ) -> None:
         self._analyzer = analyzer
         self._ner_languages = frozenset(ner_languages)
-        self._guess_language = guess_language if guess_language is not None else LanguageGuesser()
+        self._guess_language = guess_language if guess_language is not None else LanguageGuesser(GUESSED_LANGUAGES)
         self._entities = list(entities if entities is not None else DEFAULT_ENTITIES)
         supported = set(analyzer.get_supported_entities(language="en"))
         unknown = sorted(set(self._entities) - supported)
