@@ -217,7 +217,9 @@ def policy_rules(policy: Policy) -> set[str]:
     rules |= {f"signal.{s}" for s in policy.needs_human_signals}
     rules |= {f"autonomy.{intent.value}.{level.value}" for intent, level in policy.autonomy.items()
               if level.value != "auto"}
-    rules |= {f"intent.{intent.value}.no_action" for intent in policy.no_action_intents}
+    # intents the policy switches off propose nothing and are closed with no action
+    rules |= {f"intent.{intent.value}.no_action" for intent, level in policy.autonomy.items()
+              if level.value == "off"}
     for kind, rule in policy.actions.items():
         k = kind.value
         if not rule.auto:

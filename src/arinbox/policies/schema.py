@@ -44,8 +44,6 @@ class Policy(_Strict):
     autonomy: dict[Intent, Autonomy]
     actions: dict[ActionKind, ActionRule]
     needs_human_signals: list[str] = Field(default_factory=list)
-    # intents that need no action at all: closed automatically when no signal stops them
-    no_action_intents: list[Intent] = Field(default_factory=lambda: [Intent.AUTO_REPLY, Intent.OTHER])
     content_hash: str = ""
 
     @property
