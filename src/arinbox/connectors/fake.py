@@ -12,10 +12,29 @@ class InMemoryMailbox:
         self.messages = dict(messages)
         self.name = name
         self.address = address
+        self.acknowledged: list[str] = []
+        self.settled: dict[str, str] = {}
 
     def fetch(self) -> Iterator[RawMail]:
         for key, raw in sorted(self.messages.items()):
             yield RawMail(key, raw)
+
+    def acknowledge(self, source_key: str) -> None:
+        self.acknowledged.append(source_key)
+
+    def settle(self, source_key: str, outcome: str) -> None:
+        self.settled[source_key] = outcome
+
+
+class InMemorySyncState:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
 
 
 class InMemoryOutbox:

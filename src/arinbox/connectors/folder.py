@@ -43,6 +43,12 @@ class FolderMailbox:
                 key = key[4:]
             yield RawMail(source_key=key, raw=p.read_bytes())
 
+    def acknowledge(self, source_key: str) -> None:
+        """A folder keeps no cursor: ingest's de-duplication by key is enough."""
+
+    def settle(self, source_key: str, outcome: str) -> None:
+        """Files are left where they are; the database records the outcome."""
+
 
 def _safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:150] + "-" + hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -35,8 +35,27 @@ class MailSource(Protocol):
     address: str
 
     def fetch(self) -> Iterator[RawMail]:
-        """Yield every message currently in the mailbox (ingest de-duplicates)."""
+        """Yield the messages not yet handed over (a folder yields all; ingest de-duplicates)."""
         ...
+
+    def acknowledge(self, source_key: str) -> None:
+        """Called once the raw message is stored: a server-side cursor or flag may advance now,
+        never before, so a crash in between loses nothing."""
+        ...
+
+    def settle(self, source_key: str, outcome: str) -> None:
+        """Called after processing with ``processed``, ``needs_review`` or ``failed``: the adapter
+        may flag or move the message on the server. Must be harmless when repeated."""
+        ...
+
+
+class SyncState(Protocol):
+    """Small durable key/value state of one mailbox adapter (IMAP UIDVALIDITY and last UID per
+    folder, a Graph delta link). Lives in the database beside the stored messages."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class CorpusSource:
                 raise ConfigError(f"{self.corpus / 'labels.jsonl'}: {label.file} does not exist")
             yield RawMail(label.file, path.read_bytes())
 
+    def acknowledge(self, source_key: str) -> None:
+        """A corpus on disk keeps no cursor."""
+
+    def settle(self, source_key: str, outcome: str) -> None:
+        """Nothing to move: the corpus is read-only."""
+
 
 def orders_as_order_numbers(labels: list[Label], ledger: SqlLedger) -> list[Label]:
     """EVAL_FORMAT lets a label name an order by its order or its PO number; score both as the order."""

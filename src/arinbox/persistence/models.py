@@ -92,6 +92,18 @@ class RawMessage(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     parse_status: Mapped[str] = mapped_column(String(20), default="ok")
     parse_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # set once the mailbox adapter has flagged or moved the message after processing
+    settled_outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class MailboxSyncState(Base):
+    """Durable cursors of a mailbox adapter: IMAP UIDVALIDITY/last UID per folder, Graph delta links."""
+
+    __tablename__ = "mailbox_sync_state"
+    mailbox_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class WorkItem(Base):

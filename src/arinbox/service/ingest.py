@@ -46,6 +46,7 @@ def ingest(source: MailSource, sessions: sessionmaker[Session], kind: str) -> In
     for mail in source.fetch():
         if mail.source_key in known:
             report.duplicates += 1
+            source.acknowledge(mail.source_key)
             continue
         digest = hashlib.sha256(mail.raw).hexdigest()
         error: str | None = None
@@ -61,6 +62,7 @@ def ingest(source: MailSource, sessions: sessionmaker[Session], kind: str) -> In
             if same is not None:
                 report.duplicates += 1
                 known.add(mail.source_key)
+                source.acknowledge(mail.source_key)
                 continue
             raw = m.RawMessage(mailbox_id=mailbox_id, source_key=mail.source_key, message_id=message_id,
                                sha256=digest, raw=mail.raw, size=len(mail.raw),
@@ -75,6 +77,7 @@ def ingest(source: MailSource, sessions: sessionmaker[Session], kind: str) -> In
                 "mailbox": source.name, "source_key": mail.source_key, "message_id": message_id,
                 "sha256": digest, "size": len(mail.raw), "parsed": error is None, "error": error})
         known.add(mail.source_key)
+        source.acknowledge(mail.source_key)  # only now, with the raw message committed
         if error:
             report.failed += 1
             report.failures.append(f"{mail.source_key}: {error}")
