@@ -96,6 +96,35 @@ class RawMessage(Base):
     settled_outcome: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
+class OutgoingMessage(Base):
+    """One reply per idempotency key, recorded before the network send so that a crash between
+    send and record is seen on restart and the reply is never sent twice."""
+
+    __tablename__ = "outgoing_messages"
+    idempotency_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    mailbox_name: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(998))
+    # sending -> sent | failed (retryable) | uncertain (crashed mid-send: a person checks)
+    status: Mapped[str] = mapped_column(String(20), default="sending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class User(Base):
+    """A console user: local password (hashed) or an OIDC subject; one role."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(500), default=None)
+    role: Mapped[str] = mapped_column(String(20))  # clerk | approver | auditor | admin
+    display_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class MailboxSyncState(Base):
     """Durable cursors of a mailbox adapter: IMAP UIDVALIDITY/last UID per folder, Graph delta links."""
 
