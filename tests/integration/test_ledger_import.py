@@ -76,3 +76,21 @@ def test_missing_column_is_reported(sessions, tmp_path: Path) -> None:  # type: 
     (ledger_dir / "orders.csv").write_text(text)
     with pytest.raises(ImportRowError, match=r"orders.csv: row 1, column 'carrier'"):
         import_ledger(ledger_dir, sessions)
+
+
+def test_optional_account_attributes(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ledger_dir = _copy_ledger(tmp_path)
+    lines = (ledger_dir / "customers.csv").read_text().splitlines()
+    lines[0] += ",strategic,credit_risk"
+    lines[1] += ",yes,high"
+    lines[2] += ",,"
+    (ledger_dir / "customers.csv").write_text("\n".join(lines) + "\n")
+    import_ledger(ledger_dir, sessions)
+    ledger = SqlLedger(sessions)
+    first, second = ledger.customer("CUST-1"), ledger.customer("CUST-2")
+    assert first is not None and (first.strategic, first.credit_risk) == (True, "high")
+    assert second is not None and (second.strategic, second.credit_risk) == (False, "normal")
+    lines[2] = lines[2][:-2] + ",no,risky"
+    (ledger_dir / "customers.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportRowError, match=r"customers.csv: row 3, column 'credit_risk'"):
+        import_ledger(ledger_dir, sessions)

@@ -225,11 +225,12 @@ def gate(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
                     ("skipped" if d.outcome is Outcome.SKIP else "approved"),
                 ))
         if needs_person and s.scalar(select(m.Approval.id).where(m.Approval.work_item_id == wi)) is None:
-            s.add(m.Approval(work_item_id=wi, request={"rule_id": email_rule, "reason": email_reason,
-                                                         "signals": state["signals"]}))
+            s.add(m.Approval(work_item_id=wi, tier=verdict.tier, request={
+                "rule_id": email_rule, "reason": email_reason, "signals": state["signals"], "tier": verdict.tier}))
         trace.append(s, key=f"{wi}:gate", node="gate", work_item_id=wi, body={
             "policy": policy.version_id, "decisions": [d.model_dump(mode="json") for d in decisions],
             "email_rule": email_rule, "email_reason": email_reason, "needs_person": needs_person,
+            "tier": verdict.tier,
             "signals": state["signals"]})
     return {"decisions": [d.model_dump(mode="json") for d in decisions],
             "status": "waiting_approval" if needs_person else "running"}

@@ -69,6 +69,8 @@ class Proposer:
             return out
         if ex.customer_how in ("name", "invoice"):
             out.signals.append("unknown_sender")  # resolved by content, not by a known address
+        elif ex.customer_how == "domain":
+            out.signals.append("new_sender")  # the customer's domain, an address not on file
         handler = {
             Intent.REMITTANCE_ADVICE: self._remittance,
             Intent.DISPUTE: self._dispute,

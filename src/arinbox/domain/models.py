@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,11 @@ class ActionKind(StrEnum):
     SEND_REPLY = "send_reply"
 
 
+CreditRisk = Literal["low", "normal", "high"]
+RiskTier = Literal["low", "medium", "high"]
+TIER_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+
+
 class Outcome(StrEnum):
     """What the policy gate decided for one proposal."""
 
@@ -56,11 +61,47 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class LineKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_MEMO = "credit_memo"
+    ADJUSTMENT = "adjustment"  # a deduction or charge-back not tied to a document of ours
+    PAYMENT = "payment"  # a bank entry (lockbox, BAI2, camt): money received, no document named
+
+
+class RemittanceLine(Frozen):
+    """One line of a remittance: business identifiers and amounts only, never names or accounts."""
+
+    reference: str | None = None  # the invoice or document number as written
+    kind: LineKind = LineKind.INVOICE
+    amount: Decimal | None = None  # paid on this line; negative for a credit memo or deduction taken
+    gross: Decimal | None = None  # the invoice's own amount when stated
+    discount: Decimal | None = None  # cash discount taken
+    adjustment: Decimal | None = None  # deduction (negative) or addition with the reason below
+    reason_code: str | None = None
+    reason: str | None = None
+    currency: str | None = None
+    date: dt.date | None = None
+
+
+class RemittanceDoc(Frozen):
+    """What one remittance document (attachment, bank file or body table) states."""
+
+    format: str  # csv, xlsx, pdf, text-table, html-table, camt.054, remt.001, x12-820, bai2, nacha
+    payer_reference: str | None = None  # a customer or payment number, never a name or account
+    total: Decimal | None = None
+    currency: str | None = None
+    date: dt.date | None = None
+    lines: list[RemittanceLine] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # what the parser skipped or could not read
+
+
 class Attachment(Frozen):
     filename: str
     content_type: str
     size: int
-    text: str | None = None  # extracted text where the type is readable (csv, txt, html)
+    text: str | None = None  # extracted text where the type is readable (csv, txt, html, remittance files)
+    remittance: RemittanceDoc | None = None  # structured lines when the content is a remittance format
+    note: str | None = None  # why it could not be read (encrypted, too large, malformed)
 
 
 class ParsedEmail(Frozen):
@@ -108,6 +149,11 @@ class Extraction(Frozen):
     amounts: list[Money] = Field(default_factory=list)
     amount: Money | None = None  # the principal amount for the intent
     invoice_amounts: dict[str, Decimal] = Field(default_factory=dict)  # per-invoice amounts stated
+    # per-invoice cash discounts and deductions a remittance states, with the deduction's reason
+    invoice_discounts: dict[str, Decimal] = Field(default_factory=dict)
+    invoice_deductions: dict[str, Decimal] = Field(default_factory=dict)
+    deduction_reasons: dict[str, str] = Field(default_factory=dict)
+    remittance_lines: int = 0  # structured remittance lines read (attachments, bank files, tables)
     promised_date: dt.date | None = None
     dispute_reason: DisputeReason | None = None
     signals: list[str] = Field(default_factory=list)  # needs-human signals found in the text
@@ -147,6 +193,8 @@ class CustomerFact(Frozen):
     language: str
     payment_terms_days: int
     credit_limit: Decimal
+    strategic: bool = False  # finance marks key accounts; the policy may hold their actions
+    credit_risk: CreditRisk = "normal"
 
 
 class LedgerFacts(Frozen):
@@ -184,3 +232,4 @@ class Decision(Frozen):
     rule_id: str
     reason: str
     policy_version: str
+    tier: RiskTier = "low"  # the action's risk tier: who may approve it

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +30,14 @@ def _split_list(v: Any) -> Any:
     return v
 
 
+def _blank_to_false(v: object) -> object:
+    return False if v is None or (isinstance(v, str) and not v.strip()) else v
+
+
+def _blank_to_normal(v: object) -> object:
+    return "normal" if v is None or (isinstance(v, str) and not v.strip()) else v
+
+
 Opt = Annotated[str | None, BeforeValidator(_blank_to_none)]
 OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
 StrList = Annotated[list[str], BeforeValidator(_split_list)]
@@ -39,6 +47,8 @@ Amount = Annotated[Decimal, Field(ge=0, decimal_places=2, allow_inf_nan=False)]
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # columns a file may leave out (newer additions to the format); every other column must be there
+    optional_columns: ClassVar[frozenset[str]] = frozenset()
 
 
 class CustomerRow(_Row):
@@ -50,6 +60,10 @@ class CustomerRow(_Row):
     language: str = Field(pattern=r"^[a-z]{2}$")
     payment_terms_days: int = Field(ge=0)
     credit_limit: Amount
+    # optional columns: finance's account attributes that the policy can act on
+    optional_columns: ClassVar[frozenset[str]] = frozenset({"strategic", "credit_risk"})
+    strategic: Annotated[bool, BeforeValidator(_blank_to_false)] = False
+    credit_risk: Annotated[Literal["low", "normal", "high"], BeforeValidator(_blank_to_normal)] = "normal"
 
 
 class InvoiceRow(_Row):
@@ -87,8 +101,9 @@ def read_rows(path: Path, model: type[R]) -> list[R]:
     rows: list[R] = []
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        wanted = list(model.model_fields)
-        missing = [c for c in wanted if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        wanted = [c for c in model.model_fields if c in header or c not in model.optional_columns]
+        missing = [c for c in wanted if c not in header]
         if missing:
             raise ImportRowError(path.name, 1, missing[0], "column is missing from the header")
         for rowno, raw in enumerate(reader, start=2):  # row 1 is the header

@@ -31,6 +31,8 @@ def customer_fact(c: m.Customer) -> CustomerFact:
         language=c.language,
         payment_terms_days=c.payment_terms_days,
         credit_limit=c.credit_limit,
+        strategic=c.strategic,
+        credit_risk=c.credit_risk,
     )
 
 

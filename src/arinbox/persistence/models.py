@@ -173,6 +173,8 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(8))
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     credit_limit: Mapped[Decimal]
+    strategic: Mapped[bool] = mapped_column(default=False)
+    credit_risk: Mapped[str] = mapped_column(String(10), default="normal")  # low | normal | high
 
 
 class Invoice(Base):
@@ -291,6 +293,8 @@ class Approval(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     edits: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # waited past the policy's limit
+    tier: Mapped[str] = mapped_column(String(10), default="low")  # the highest risk tier of its actions
+    edited_by: Mapped[str | None] = mapped_column(String(200), default=None)  # who saved the current edit
 
 
 class TraceRecord(Base):

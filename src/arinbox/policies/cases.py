@@ -25,11 +25,13 @@ from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import (
     ActionKind,
     Classification,
+    CreditRisk,
     CustomerFact,
     Intent,
     LedgerFacts,
     Outcome,
     Proposal,
+    RiskTier,
 )
 from arinbox.policies.engine import EmailDecision, decide_email
 from arinbox.policies.schema import Policy
@@ -58,6 +60,13 @@ class CaseProposal(_Strict):
         return self
 
 
+class CaseCustomer(_Strict):
+    """The ledger attributes of the sender's customer that customer rules look at."""
+
+    strategic: bool = False
+    credit_risk: CreditRisk = "normal"
+
+
 class ExpectedOutcome(_Strict):
     outcome: Outcome
     rule_id: str
@@ -67,6 +76,7 @@ class Expectation(_Strict):
     needs_person: bool
     rule_id: str = ""  # the rule that decided the email; empty when every action runs alone
     outcomes: list[ExpectedOutcome] = Field(default_factory=list)  # one per proposal, in order
+    tier: RiskTier | None = None  # the email's risk tier (who may approve), checked when given
 
 
 class Case(_Strict):
@@ -76,7 +86,7 @@ class Case(_Strict):
     intent_confidence: float = Field(ge=0, le=1)
     today: dt.date  # the email's date: promise dates are counted from it
     proposals: list[CaseProposal] = Field(default_factory=list)
-    customer: bool = True  # does the ledger know the sender's customer?
+    customer: bool | CaseCustomer = True  # does the ledger know the sender's customer (and its attributes)?
     signals: list[str] = Field(default_factory=list)
     review_reason: str | None = None  # set when the pipeline could propose nothing and asks a person
     policy_overrides: dict[str, Any] = Field(default_factory=dict)
@@ -167,7 +177,12 @@ def case_inputs(case: Case) -> tuple[list[Proposal], Classification, LedgerFacts
     proposals = [Proposal(index=i, kind=p.kind, summary=p.summary or p.kind.value, confidence=p.confidence,
                           amount=p.amount, payload=p.payload) for i, p in enumerate(case.proposals)]
     classification = Classification(intent=case.intent, confidence=case.intent_confidence, engine="case")
-    facts = LedgerFacts(customer=CASE_CUSTOMER if case.customer else None)
+    customer = None
+    if isinstance(case.customer, CaseCustomer):
+        customer = CASE_CUSTOMER.model_copy(update=case.customer.model_dump())
+    elif case.customer:
+        customer = CASE_CUSTOMER
+    facts = LedgerFacts(customer=customer)
     return proposals, classification, facts
 
 
@@ -193,6 +208,8 @@ def run_case(case: Case, policy: Policy) -> CaseResult:
                         f"got {str(verdict.needs_person).lower()} (rule {verdict.rule_id or '(none)'})")
     if verdict.rule_id != want.rule_id:
         problems.append(f"rule_id: expected {want.rule_id or '(none)'}, got {verdict.rule_id or '(none)'}")
+    if want.tier is not None and verdict.tier != want.tier:
+        problems.append(f"tier: expected {want.tier}, got {verdict.tier}")
     for i, (got, expected) in enumerate(zip(verdict.decisions, want.outcomes, strict=True)):
         if (got.outcome, got.rule_id) != (expected.outcome, expected.rule_id):
             problems.append(f"proposal {i} ({proposals[i].kind.value}): expected {expected.outcome.value} by "
@@ -232,4 +249,20 @@ def policy_rules(policy: Policy) -> set[str]:
             rules.add(f"action.{k}.max_amount")
         if kind is ActionKind.RECORD_PROMISE and rule.max_days_ahead is not None:
             rules.add(f"action.{k}.max_days_ahead")
+        # the high tier decides only where the action's own amount limit lets a high amount through
+        bands = policy.risk_tiers.get(kind, [])
+        last = bands[-1].up_to if bands else None
+        if bands and (last is not None or bands[-1].tier == "high"):
+            if rule.max_amount is None or (last is not None and rule.max_amount > last):
+                rules.add(f"tier.{k}.high")
+    cr = policy.customer_rules
+    named = [("strategic", cr.strategic), ("new_sender", cr.new_sender),
+             *((f"credit_risk_{risk}", r) for risk, r in cr.credit_risk.items())]
+    for name, crule in named:
+        if crule is None:
+            continue
+        if crule.max_amount is not None:
+            rules.add(f"customer.{name}.max_amount")
+        if crule.manual_actions:
+            rules.add(f"customer.{name}.manual")
     return rules

@@ -10,8 +10,17 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from arinbox.domain.models import ActionKind, Classification, Decision, LedgerFacts, Outcome, Proposal
-from arinbox.policies.schema import Autonomy, Policy
+from arinbox.domain.models import (
+    TIER_ORDER,
+    ActionKind,
+    Classification,
+    Decision,
+    LedgerFacts,
+    Outcome,
+    Proposal,
+    RiskTier,
+)
+from arinbox.policies.schema import Autonomy, CustomerRule, Policy
 
 
 def decide(
@@ -22,9 +31,11 @@ def decide(
     policy: Policy,
     today: dt.date,
 ) -> Decision:
+    tier = policy.tier_of(proposal.kind, proposal.amount)
+
     def out(outcome: Outcome, rule: str, reason: str) -> Decision:
         return Decision(proposal_index=proposal.index, outcome=outcome, rule_id=rule, reason=reason,
-                        policy_version=policy.version_id)
+                        policy_version=policy.version_id, tier=tier)
 
     if policy.kill_switch:
         return out(Outcome.APPROVAL, "kill_switch", "automation is switched off")
@@ -57,9 +68,32 @@ def decide(
             return out(Outcome.APPROVAL, f"action.{kind}.max_days_ahead", f"promised date {date} is too far out")
     if facts.customer is None:
         return out(Outcome.APPROVAL, "customer.unknown", "no ledger customer resolved")
+    for name, crule in _customer_rules(policy, facts, signals):
+        if proposal.kind in crule.manual_actions:
+            return out(Outcome.APPROVAL, f"customer.{name}.manual", f"{kind} for a {name} customer needs approval")
+        if crule.max_amount is not None and proposal.amount > crule.max_amount:
+            return out(Outcome.APPROVAL, f"customer.{name}.max_amount",
+                       f"amount {proposal.amount} > {crule.max_amount} for a {name} customer")
+    if tier == "high":
+        return out(Outcome.APPROVAL, f"tier.{kind}.high", "high-risk actions always need a named approver")
     if policy.shadow_mode:
         return out(Outcome.SKIP, "shadow_mode", "shadow mode: would have run automatically")
     return out(Outcome.AUTO, f"action.{kind}.auto", "within policy thresholds")
+
+
+def _customer_rules(policy: Policy, facts: LedgerFacts, signals: Sequence[str]) -> list[tuple[str, CustomerRule]]:
+    """The customer rules that apply to this email, by name (cited in the rule id)."""
+    rules, customer = policy.customer_rules, facts.customer
+    found: list[tuple[str, CustomerRule]] = []
+    if customer is None:
+        return found
+    if customer.strategic and rules.strategic is not None:
+        found.append(("strategic", rules.strategic))
+    if customer.credit_risk in rules.credit_risk:
+        found.append((f"credit_risk_{customer.credit_risk}", rules.credit_risk[customer.credit_risk]))
+    if "new_sender" in signals and rules.new_sender is not None:
+        found.append(("new_sender", rules.new_sender))
+    return found
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,11 @@ class EmailDecision:
     rule_id: str  # the rule that decided the email as a whole ("" when every action runs alone)
     reason: str
     needs_person: bool
+
+    @property
+    def tier(self) -> RiskTier:
+        """The highest risk tier among the email's actions: it decides who may approve the email."""
+        return max((d.tier for d in self.decisions), key=TIER_ORDER.__getitem__, default="low")
 
 
 def decide_email(

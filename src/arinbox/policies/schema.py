@@ -7,9 +7,11 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal, Self
 
-from arinbox.domain.models import ActionKind, Intent
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from arinbox.domain.models import ActionKind, CreditRisk, Intent, RiskTier
 from arinbox.yaml_files import load_yaml_model
 
 
@@ -32,6 +34,38 @@ class ActionRule(_Strict):
     min_intent_confidence: float = Field(default=0.0, ge=0, le=1)
 
 
+class TierBand(_Strict):
+    """An action whose amount is at most ``up_to`` (or any amount, when it is omitted) has ``tier``."""
+
+    up_to: Decimal | None = Field(default=None, ge=0)
+    tier: RiskTier
+
+
+Role = Literal["clerk", "approver", "auditor", "admin"]
+
+
+class CustomerRule(_Strict):
+    """Stricter limits for some customers: actions above ``max_amount`` or of a ``manual_actions`` kind
+    wait for a person."""
+
+    max_amount: Decimal | None = Field(default=None, ge=0)
+    manual_actions: list[ActionKind] = Field(default_factory=list)
+
+
+class CustomerRules(_Strict):
+    strategic: CustomerRule | None = None  # accounts marked strategic in the ledger
+    credit_risk: dict[CreditRisk, CustomerRule] = Field(default_factory=dict)
+    new_sender: CustomerRule | None = None  # a known customer's domain, an address not on file
+
+
+def _default_approvers() -> dict[RiskTier, list[Role]]:
+    return {"low": ["clerk", "approver", "admin"], "medium": ["approver", "admin"], "high": ["approver", "admin"]}
+
+
+def _default_four_eyes() -> list[RiskTier]:
+    return ["high"]
+
+
 class Policy(_Strict):
     name: str
     version: int = Field(ge=1)
@@ -44,7 +78,34 @@ class Policy(_Strict):
     autonomy: dict[Intent, Autonomy]
     actions: dict[ActionKind, ActionRule]
     needs_human_signals: list[str] = Field(default_factory=list)
+    # per action: amount bands to risk tiers, lowest first; an action above every band is high
+    risk_tiers: dict[ActionKind, list[TierBand]] = Field(default_factory=dict)
+    # which console roles may approve which tier
+    approvers: dict[RiskTier, list[Role]] = Field(default_factory=_default_approvers)
+    # tiers at which whoever edited a draft may not also approve it (four eyes)
+    four_eyes_tiers: list[RiskTier] = Field(default_factory=_default_four_eyes)
+    customer_rules: CustomerRules = Field(default_factory=CustomerRules)
     content_hash: str = ""
+
+    @model_validator(mode="after")
+    def _bands_ascend(self) -> Self:
+        for kind, bands in self.risk_tiers.items():
+            limits = [b.up_to for b in bands]
+            if any(x is None for x in limits[:-1]):
+                raise ValueError(f"risk_tiers.{kind.value}: only the last band may omit up_to")
+            known = [x for x in limits if x is not None]
+            if known != sorted(known):
+                raise ValueError(f"risk_tiers.{kind.value}: bands must ascend by up_to")
+        return self
+
+    def tier_of(self, kind: ActionKind, amount: Decimal) -> RiskTier:
+        for band in self.risk_tiers.get(kind, []):
+            if band.up_to is None or amount <= band.up_to:
+                return band.tier
+        return "high" if self.risk_tiers.get(kind) else "low"
+
+    def may_approve(self, role: str, tier: RiskTier) -> bool:
+        return role in self.approvers.get(tier, [])
 
     @property
     def version_id(self) -> str:
