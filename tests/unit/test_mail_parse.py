@@ -256,11 +256,13 @@ def test_tnef_attachment_is_recorded() -> None:
     message.set_content("See attached.")
     message.add_attachment(tnef, maintype="application", subtype="ms-tnef", filename="winmail.dat")
     parsed = parse_email(message.as_bytes())
-    (attachment,) = parsed.attachments
-    assert (attachment.filename, attachment.content_type) == ("winmail.dat", "application/ms-tnef")
-    assert attachment.size == len(tnef)
-    assert attachment.text is None
-    assert parsed.body == "See attached."
+    wrapper, *inner = parsed.attachments
+    assert (wrapper.filename, wrapper.content_type) == ("winmail.dat", "application/ms-tnef")
+    assert wrapper.size == len(tnef)
+    assert wrapper.text is None and wrapper.note is None
+    # the files Outlook wrapped follow the winmail.dat itself
+    assert [(a.filename, a.size) for a in inner] == [("Untitled Attachment", 29034), ("Untitled Attachment", 68261)]
+    assert parsed.body == "See attached."  # the message has its own body: the wrapped one is not used
 
 
 def test_blank_lines_before_the_headers_are_tolerated() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,10 +24,14 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from arinbox.domain.errors import MailParseError
+from arinbox.domain.errors import MailParseError, RemittanceFormatError
 from arinbox.domain.models import Attachment, ParsedEmail
 from arinbox.mail.html import html_to_text, tidy_text
 from arinbox.mail.quotes import newest_message
+from arinbox.remittance import read_document
+from arinbox.remittance.archive import is_zip, unpack_zip
+from arinbox.remittance.limits import DEFAULT_LIMITS
+from arinbox.remittance.tnef import is_tnef, unpack_tnef
 
 # Headers the classifier and the policy read (auto-reply, bulk mail, bounces, threading).
 STRUCTURAL_HEADERS = (
@@ -237,11 +242,13 @@ class _Walk:
     attachments: list[Attachment] = field(default_factory=list)
     content_types: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    wrapped_bodies: list[str] = field(default_factory=list)  # bodies found inside winmail.dat
 
     def body(self) -> str:
-        """The text/plain parts; only when there are none, the HTML parts as text."""
+        """The text/plain parts; only when there are none, the HTML parts as text, then a TNEF body."""
         plain = "\n\n".join(text for text in self.plain if text.strip())
-        return tidy_text(plain or "\n\n".join(html_to_text(html) for html in self.html))
+        html = "\n\n".join(html_to_text(html) for html in self.html)
+        return tidy_text(plain or html or "\n\n".join(self.wrapped_bodies))
 
     def visit(self, part: Message, depth: int) -> None:
         if depth > _MAX_DEPTH:
@@ -272,27 +279,59 @@ class _Walk:
             self.plain.append(_decode_text(part, self.defects))
             return
         if _is_attachment(part):
-            self.attachments.append(self._attachment(part, ctype))
+            self._attachment(part, ctype)
         elif ctype == "text/html":
             self.html.append(_decode_text(part, self.defects))
         elif ctype == "text/plain":
             self.plain.append(_decode_text(part, self.defects))
         else:
-            self.attachments.append(self._attachment(part, ctype))
+            self._attachment(part, ctype)
 
-    def _attachment(self, part: Message, ctype: str) -> Attachment:
+    def _attachment(self, part: Message, ctype: str) -> None:
         data = _payload_bytes(part, self.defects)
-        text: str | None = None
-        if ctype in TEXT_ATTACHMENT_TYPES:
-            text = tidy_text(_decode_bytes(data, part.get_content_charset(), self.defects))
-        elif ctype == "text/html":
-            text = html_to_text(_decode_bytes(data, part.get_content_charset(), self.defects))
-        return Attachment(
-            filename=_filename(part, self.defects),
-            content_type=ctype,
-            size=len(data),
-            text=text,
-        )
+        decoded: str | None = None
+        if ctype in TEXT_ATTACHMENT_TYPES or ctype == "text/html":
+            decoded = _decode_bytes(data, part.get_content_charset(), self.defects)
+        self._add_file(_filename(part, self.defects), ctype, data, decoded, unpack=True)
+
+    def _add_file(self, filename: str, ctype: str, data: bytes, decoded: str | None, *, unpack: bool) -> None:
+        """One attached file: its text, its remittance lines, and the files a container holds.
+
+        winmail.dat and zip files are listed themselves, then each file inside them (one level:
+        a zip inside a zip stays packed).
+        """
+        container = None
+        if unpack and is_tnef(data, filename, ctype):
+            container = "tnef"
+        elif unpack and is_zip(data, filename, ctype):
+            container = "zip"
+        if container is not None and len(data) <= DEFAULT_LIMITS.max_attachment_bytes:
+            try:
+                if container == "tnef":
+                    content = unpack_tnef(data)
+                    files = content.files
+                    if content.body:
+                        self.wrapped_bodies.append(content.body)
+                else:
+                    files = unpack_zip(data, DEFAULT_LIMITS)
+            except RemittanceFormatError as exc:
+                self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data),
+                                                   note=" ".join(str(exc).split())))
+                return
+            self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+            for name, content_bytes in files:
+                guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                self._add_file(name, guessed, content_bytes, None, unpack=False)
+            return
+        reading = read_document(data, filename, ctype, text=decoded)
+        if ctype == "text/html" and decoded is not None:
+            text: str | None = html_to_text(decoded)
+        elif decoded is not None:
+            text = tidy_text(decoded)
+        else:
+            text = tidy_text(reading.text) if reading.text else None
+        self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data), text=text,
+                                           remittance=reading.doc, note=reading.note))
 
     def _add_rendered(self, part: Message, ctype: str, depth: int) -> None:
         """message/rfc822 and delivery reports as readable text (bounces, attached mails).
