@@ -108,8 +108,15 @@ class GraphFolders:
 
 
 class GraphMailbox:
-    def __init__(self, config: GraphMailboxConfig, state: SyncState, client: GraphClient | None = None) -> None:
+    def __init__(
+        self,
+        config: GraphMailboxConfig,
+        state: SyncState,
+        client: GraphClient | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self.config = config
+        self.page_size = page_size
         self.name = config.name
         self.address = config.address
         self._state = state
@@ -159,7 +166,7 @@ class GraphMailbox:
         first = self._first_link(folder)
         link: str | None = self._state.get(self._cursor_key(folder)) or first
         while link is not None:
-            resp = self._client.request("GET", link, prefer=(f"odata.maxpagesize={PAGE_SIZE}",))
+            resp = self._client.request("GET", link, prefer=(f"odata.maxpagesize={self.page_size}",))
             if _link_expired(resp.status_code, resp.text) and link != first:
                 link = first  # start a full round again; ingest recognises what it already stored
                 continue
