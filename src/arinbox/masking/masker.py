@@ -18,6 +18,7 @@ from spacy.tokens import Span
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.ports import MaskResult
 from arinbox.language import LanguageGuesser
+from arinbox.masking.engine import NerOnlySpacyNlpEngine
 from arinbox.yaml_files import load_yaml_model
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
@@ -106,6 +107,12 @@ GUESSED_LANGUAGES: tuple[str, ...] = (
 _MIN_GUESS_CHARS = 80
 # a run of text up to a blank line (quoted blank lines "> " count as blank)
 _PARAGRAPH = re.compile(r"(?:(?!\n[ \t>]*\n).)+", re.DOTALL)
+
+# a letter that is not lower-case before a lower-case one: the start of a capitalised word
+# ("Maria", "Łukasz", "Ødegaard")
+_CAPITALISED = re.compile(r"(?![a-zß-ÿ])[^\W\d_][a-zß-öø-ÿ]")
+# A text at least this long that recurs inside another text of the email is analysed once.
+_MIN_SHARED = 40
 
 # Entities made of words, from whose edges allow-listed words are trimmed.
 _WORD_ENTITIES = frozenset({"PERSON", "STREET_ADDRESS"})
@@ -220,13 +227,25 @@ class PresidioMasker:
         texts = list(texts)
         email_language = self._guess("\n\n".join(texts))
         keep_literal = _literal_finder(keep)
-        holes = [self._keep_spans(text, keep_literal) for text in texts]
-        # one spaCy pass over all texts (nlp.pipe) instead of one call per text
-        batch = self._analyzer.nlp_engine.process_batch(texts, language="en")
-        artifacts: list[NlpArtifacts] = [item[1] for item in batch]
+        # Each distinct stretch of text is analysed once: the newest message is usually part of
+        # the whole body, so the body is analysed as that message plus what surrounds it.
+        plans = _plan_pieces(texts)
+        pieces = list(dict.fromkeys(piece for plan in plans for _, piece in plan))
+        piece_holes = [self._keep_spans(piece, keep_literal) for piece in pieces]
+        segments = [self._ner_segments(piece, email_language) for piece in pieces]
+        artifacts = self._ner_artifacts(pieces, segments)
+        found = {
+            piece: self._detect(piece, piece_artifacts, holes_of_piece)
+            for piece, piece_artifacts, holes_of_piece in zip(pieces, artifacts, piece_holes, strict=True)
+        }
+        hole_of = dict(zip(pieces, piece_holes, strict=True))
         detected = [
-            self._detect(text, text_artifacts, text_holes, email_language)
-            for text, text_artifacts, text_holes in zip(texts, artifacts, holes, strict=True)
+            [_Span(offset + s.start, offset + s.end, s.entity, s.score) for offset, piece in plan for s in found[piece]]
+            for plan in plans
+        ]
+        holes = [
+            [(offset + start, offset + end) for offset, piece in plan for start, end in hole_of[piece]]
+            for plan in plans
         ]
         # A value found in one text is masked wherever else it appears in the email.
         known: dict[tuple[str, str], float] = {}
@@ -273,14 +292,7 @@ class PresidioMasker:
                 spans.append(match.span("value") if has_value else match.span())
         return [span for span in spans if span[0] < span[1]]
 
-    def _detect(
-        self,
-        text: str,
-        artifacts: NlpArtifacts,
-        holes: list[tuple[int, int]],
-        email_language: str | None,
-    ) -> list[_Span]:
-        self._restrict_ner(text, artifacts, email_language)
+    def _detect(self, text: str, artifacts: NlpArtifacts, holes: list[tuple[int, int]]) -> list[_Span]:
         results: list[RecognizerResult] = self._analyzer.analyze(
             text=text,
             language="en",
@@ -297,42 +309,54 @@ class PresidioMasker:
                     spans.append(trimmed)
         return spans
 
-    def _restrict_ner(self, text: str, artifacts: NlpArtifacts, email_language: str | None) -> None:
-        """Drop the model's entities in foreign paragraphs and cut them at line breaks.
-
-        Done on the NLP artifacts, before Presidio merges the model's spans with the pattern
-        recognizers' ones, so that a dropped model span cannot take a pattern match with it.
-        """
-        foreign = self._foreign_paragraphs(text, email_language)
-        entities: list[Span] = []
-        scores: list[float] = []
-        for entity, score in zip(artifacts.entities, artifacts.scores, strict=True):
-            if any(entity.start_char < end and start < entity.end_char for start, end in foreign):
-                continue
-            entity = _longest_line(entity)
-            if entity.label_ == "PERSON" and not any(ch.isupper() for ch in entity.text):
-                continue  # names are capitalised; "hose assemblies" is not one
-            entities.append(entity)
-            scores.append(score)
-        artifacts.entities = entities
-        artifacts.scores = scores
+    def _ner_artifacts(self, texts: list[str], segments: list[list[tuple[int, int]]]) -> list[NlpArtifacts]:
+        engine = self._analyzer.nlp_engine
+        if isinstance(engine, NerOnlySpacyNlpEngine):
+            artifacts = engine.ner_artifacts(texts, segments)
+        else:  # another engine: run it on the whole texts, keep its entities inside the segments
+            artifacts = [item[1] for item in engine.process_batch(texts, language="en")]
+            for text_artifacts, text_segments in zip(artifacts, segments, strict=True):
+                kept = [
+                    (entity, score)
+                    for entity, score in zip(text_artifacts.entities, text_artifacts.scores, strict=True)
+                    if any(start <= entity.start_char and entity.end_char <= end for start, end in text_segments)
+                ]
+                text_artifacts.entities = [entity for entity, _ in kept]
+                text_artifacts.scores = [score for _, score in kept]
+        for text_artifacts in artifacts:
+            entities: list[Span] = []
+            scores: list[float] = []
+            for entity, score in zip(text_artifacts.entities, text_artifacts.scores, strict=True):
+                entity = _longest_line(entity)
+                if entity.label_ == "PERSON" and not any(ch.isupper() for ch in entity.text):
+                    continue  # names are capitalised; "hose assemblies" is not one
+                entities.append(entity)
+                scores.append(score)
+            text_artifacts.entities = entities
+            text_artifacts.scores = scores
+        return artifacts
 
     def _guess(self, text: str) -> str | None:
         """The language of ``text``, or None when it is too short to tell."""
         return self._guess_language(text) if len(text.strip()) >= _MIN_GUESS_CHARS else None
 
-    def _foreign_paragraphs(self, text: str, email_language: str | None) -> list[tuple[int, int]]:
-        """Paragraphs written in a language the NER model does not know.
+    def _ner_segments(self, text: str, email_language: str | None) -> list[tuple[int, int]]:
+        """The paragraphs worth running the NER model on.
 
-        A paragraph too short to tell takes the email's language; when that cannot be told
-        either, the model is trusted (masking too much is the safe side).
+        A paragraph with no capitalised word holds no name the model could find. A paragraph in
+        a language the model does not know is skipped: an English model reads capitalised German
+        nouns as names. A paragraph too short to tell takes the email's language; when that
+        cannot be told either, the model is trusted (masking too much is the safe side).
         """
-        ranges: list[tuple[int, int]] = []
+        segments: list[tuple[int, int]] = []
         for match in _PARAGRAPH.finditer(text):
-            language = self._guess(match.group(0)) or email_language
-            if language is not None and language not in self._ner_languages:
-                ranges.append(match.span())
-        return ranges
+            paragraph = match.group(0)
+            if not _CAPITALISED.search(paragraph):
+                continue
+            language = self._guess(paragraph) or email_language
+            if language is None or language in self._ner_languages:
+                segments.append(match.span())
+        return segments
 
     def _propagate(
         self,
@@ -348,6 +372,28 @@ class PresidioMasker:
                 if not any(span.start < end and start < span.end for start, end in holes):
                     spans.append(span)
         return spans
+
+
+def _plan_pieces(texts: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """Each text as (offset, piece) parts, reusing any other text of the call that it contains.
+
+    The whole body of a reply holds the newest message: the body becomes the text before it,
+    the newest message itself and the quoted history after it, so the newest message is
+    analysed once and on its own, as the classifier reads it. Blank parts are left out.
+    """
+    plans: dict[int, list[tuple[int, str]]] = {}
+    for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+        text = texts[index]
+        plan = [(0, text)]
+        for other in sorted(plans, key=lambda i: -len(texts[i])):
+            inner = texts[other]
+            position = text.find(inner) if len(inner) >= _MIN_SHARED or inner == text else -1
+            if position >= 0:
+                after = position + len(inner)
+                plan = [(0, text[:position]), *((position + o, p) for o, p in plans[other]), (after, text[after:])]
+                break
+        plans[index] = [(offset, piece) for offset, piece in plan if piece.strip()]
+    return [plans[index] for index in range(len(texts))]
 
 
 def _longest_line(entity: Span) -> Span:
