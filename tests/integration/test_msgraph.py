@@ -220,6 +220,20 @@ def test_wrong_client_secret_is_one_config_error_and_one_attempt(
     box.close()
 
 
+@pytest.mark.parametrize(("over", "says"), [
+    ({"tenant_id": "fabrikam"}, "tenant_id fabrikam is unknown"),
+    ({"client_id": "someone-else"}, "AADSTS700016"),
+    ({"user": "nobody@contoso.example"}, "ErrorInvalidUser"),
+])
+def test_wrong_tenant_client_or_user_is_a_config_error(
+        graph: tuple[FakeGraph, Path], tmp_path: Path, over: dict[str, str], says: str) -> None:
+    box = GraphMailbox(make_config(graph, tmp_path, **over), InMemorySyncState())
+    with pytest.raises(ConfigError, match=says) as err:
+        drain(box)
+    assert "\n" not in str(err.value) and str(err.value).startswith("mailbox ar-m365: ")
+    box.close()
+
+
 def test_a_rejected_token_is_refreshed_once(graph: tuple[FakeGraph, Path], box: GraphMailbox) -> None:
     fake, _ = graph
     fake.deliver(mail(1))

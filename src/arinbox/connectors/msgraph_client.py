@@ -23,6 +23,8 @@ from arinbox.domain.errors import ArinboxError, ConfigError
 # The identity platform's own failures: worth a later retry, unlike a refused credential.
 _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error"}
 _RETRY_STATUSES = {429, 503, 504}
+# The configured user is no mailbox Graph can serve: no retry will change that.
+_MAILBOX_ERRORS = {"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "MailboxNotHostedInExchangeOnline"}
 
 
 class GraphError(ArinboxError):
@@ -57,14 +59,25 @@ def _retry_after(resp: requests.Response) -> float | None:
         return None
 
 
-def graph_error_text(resp: requests.Response) -> str:
-    """Graph's ``{"error": {"code", "message"}}`` as one line, or the start of any other body."""
+def _graph_error(resp: requests.Response) -> dict[str, Any]:
+    """Graph's ``{"error": {"code", "message"}}``, or nothing when the body is something else."""
     try:
-        err = resp.json().get("error", {})
-        if isinstance(err, dict) and (err.get("code") or err.get("message")):
-            return _first_line(f"{err.get('code', '')}: {err.get('message', '')}")
+        body = resp.json()
     except ValueError:
-        pass
+        return {}
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def graph_error_code(resp: requests.Response) -> str:
+    return str(_graph_error(resp).get("code", ""))
+
+
+def graph_error_text(resp: requests.Response) -> str:
+    """The error as one line: Graph's code and message, or the start of any other body."""
+    err = _graph_error(resp)
+    if err.get("code") or err.get("message"):
+        return _first_line(f"{err.get('code', '')}: {err.get('message', '')}")
     return _first_line(resp.text)[:200] or resp.reason
 
 
@@ -122,8 +135,9 @@ class GraphClient:
                 self._app = msal.ConfidentialClientApplication(
                     c.client_id, client_credential=secret, authority=authority, http_client=self.http,
                     instance_discovery=None if known else False)
-            except ValueError as e:  # msal's words for an unknown tenant or a malformed authority
-                raise ConfigError(f"{self._where()}: authority {authority}: {_first_line(str(e))}") from None
+            except ValueError:  # msal's words for an unknown tenant or a malformed authority are long
+                raise ConfigError(f"{self._where()}: tenant_id {c.tenant_id} is unknown to {c.authority_host} "
+                                  f"(no OpenID configuration under {authority})") from None
             except requests.RequestException as e:
                 raise GraphError(f"{self._where()}: cannot reach {authority}: {e}") from None
         return self._app
@@ -200,6 +214,8 @@ class GraphClient:
         if resp.ok:
             return resp
         text = f"{self._where()}: {what}: HTTP {resp.status_code} {graph_error_text(resp)}"
+        if graph_error_code(resp) in _MAILBOX_ERRORS:
+            raise ConfigError(f"{text} (check user: {self.config.user})")
         if resp.status_code in (401, 403):
             raise ConfigError(f"{text} (check the app's Mail.ReadWrite/Mail.Send application permissions "
                               f"and access to {self.config.user})")
