@@ -338,9 +338,12 @@ class Crash(BaseException):
     """The process dies: nothing after this point runs, no error handler sees it."""
 
 
-@pytest.mark.parametrize("crash_after", ["/createReply", "/send"])
+@pytest.mark.parametrize(("crash_after", "original"), [
+    ("/createReply", "m1@customer.example"), ("/send", "m1@customer.example"),
+    ("/messages", "elsewhere@customer.example"),  # a MIME draft, found again by its Message-ID
+])
 def test_no_second_reply_after_a_crash(graph: tuple[FakeGraph, Path], tmp_path: Path, settings: Settings,
-                                       crash_after: str) -> None:
+                                       crash_after: str, original: str) -> None:
     fake, _ = graph
     fake.deliver(mail(1))
     config = make_config(graph, tmp_path, reply_mode="send")
@@ -353,7 +356,7 @@ def test_no_second_reply_after_a_crash(graph: tuple[FakeGraph, Path], tmp_path: 
         client = GraphClient(config)
         client.http.hooks["response"].append(die)
         with pytest.raises(Crash):
-            GraphOutbox(config, app.sessions, client=client).send(reply())
+            GraphOutbox(config, app.sessions, client=client).send(reply(in_reply_to=original))
         client.close()
         with app.sessions() as s:
             row = s.get(m.OutgoingMessage, "wi-1:action-0")
@@ -361,9 +364,10 @@ def test_no_second_reply_after_a_crash(graph: tuple[FakeGraph, Path], tmp_path: 
     with App(settings) as app:  # the restarted process
         outbox = GraphOutbox(config, app.sessions)
         assert not outbox.was_sent("wi-1:action-0")
-        outbox.send(reply())
+        sent_id = outbox.send(reply(in_reply_to=original))
         assert outbox.was_sent("wi-1:action-0")
         outbox.close()
     assert len(fake.sent) == 1 and fake.in_folder("drafts") == []
-    assert fake.calls("POST", "/createReply") == 1
+    assert fake.sent[0].internet_message_id == f"<{sent_id}>"
+    assert fake.drafts_created == 1
     assert fake.calls("POST", "/send") == 1

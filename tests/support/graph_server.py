@@ -95,6 +95,7 @@ class FakeGraph:
         self.token_requests = 0
         self.requests: list[tuple[str, str]] = []  # Graph calls: (method, path with query)
         self.sent: list[Message] = []
+        self.drafts_created = 0
         self._throttle: list[tuple[int, str]] = []  # (status, Retry-After) answered before the next calls
 
     # -- test controls --------------------------------------------------------------------------
@@ -343,6 +344,7 @@ class FakeGraph:
         m = Message(id=self._new_id(), folder_id=self.folder("drafts").id, is_draft=True, arrived=seq,
                     changed=seq, **fields)
         self.messages[m.id] = m
+        self.drafts_created += 1
         return m
 
     def _create(self, headers: dict[str, str], body: bytes) -> Message:

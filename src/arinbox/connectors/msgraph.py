@@ -7,9 +7,10 @@ it has been acknowledged, i.e. stored: a crash re-reads at most one page and los
 
 ``GraphOutbox`` answers in the original's conversation: ``createReply`` when the original is found
 by its Message-ID, else a new draft from MIME (Graph accepts only ``x-`` headers in
-``internetMessageHeaders``, so In-Reply-To and References travel inside the MIME). Each draft
-carries the idempotency key in an extended property and a Message-ID derived from it; a retry
-looks the key up on the server before it creates anything, so a crash never doubles a reply.
+``internetMessageHeaders``, so In-Reply-To and References travel inside the MIME). A reply draft
+carries the idempotency key in an extended property, a MIME draft also a Message-ID derived from
+it; a retry looks the key up on the server before it creates anything, so a crash never doubles
+a reply.
 """
 
 from __future__ import annotations
@@ -252,8 +253,8 @@ class GraphOutbox:
             return row is not None and row.status in DONE_STATUSES
 
     def send(self, mail: OutgoingMail) -> str:
-        mime = render_mail(mail)  # the Message-ID is derived from the idempotency key
-        message_id = str(email.message_from_bytes(mime)["Message-ID"]).strip("<>")
+        mime = render_mail(mail)  # its Message-ID is derived from the idempotency key
+        derived_id = str(email.message_from_bytes(mime)["Message-ID"]).strip("<>")
         key = mail.idempotency_key
         with self._sessions.begin() as s:  # recorded before any call, so a retry knows to look first
             row = s.get(m.OutgoingMessage, key)
@@ -262,52 +263,59 @@ class GraphOutbox:
             earlier = row is not None
             if row is None:
                 row = m.OutgoingMessage(idempotency_key=key, mailbox_name=self.config.name,
-                                        message_id=message_id, attempts=0)
+                                        message_id=derived_id, attempts=0)
                 s.add(row)
             row.status, row.attempts, row.last_error = "sending", row.attempts + 1, None
         try:
-            status = self._deliver(mail, mime, message_id, look_first=earlier)
+            status, message = self._deliver(mail, mime, derived_id, look_first=earlier)
         except ArinboxError as e:
-            self._finish(key, "failed", str(e))
+            self._finish(key, "failed", error=str(e))
             raise
-        self._finish(key, status, None)
-        return message_id
+        # createReply drafts get their Message-ID from Exchange: keep the one the customer will see
+        return self._finish(key, status, message_id=str(message.get("internetMessageId") or derived_id).strip("<>"))
 
-    def _finish(self, key: str, status: str, error: str | None) -> None:
+    def _finish(self, key: str, status: str, error: str | None = None, message_id: str | None = None) -> str:
         with self._sessions.begin() as s:
             row = s.get(m.OutgoingMessage, key)
             assert row is not None
             row.status, row.last_error = status, error
+            if message_id:
+                row.message_id = message_id
             if status in DONE_STATUSES:
                 row.sent_at = m.utcnow()
+            return row.message_id
 
-    def _deliver(self, mail: OutgoingMail, mime: bytes, message_id: str, look_first: bool) -> str:
-        found = self._find_stamped(mail.idempotency_key, message_id) if look_first else None
+    def _deliver(
+        self, mail: OutgoingMail, mime: bytes, derived_id: str, look_first: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """Create (or find) the draft and send it: the final status and the draft as Graph shows it."""
+        found = self._find_stamped(mail.idempotency_key, derived_id) if look_first else None
         if found is None:
-            draft_id = self._create_draft(mail, mime, message_id)
+            draft = self._create_draft(mail, mime)
         elif found.get("isDraft"):
-            draft_id = str(found["id"])  # an earlier attempt created it and stopped short of sending
+            draft = found  # an earlier attempt created it and stopped short of sending
         else:
-            return "sent"  # an earlier attempt sent it
+            return "sent", found  # an earlier attempt sent it
         if self.config.reply_mode == "draft":
-            return "drafted"
-        self._client.check(self._client.request("POST", f"{_message_path(draft_id)}/send"),
+            return "drafted", draft
+        self._client.check(self._client.request("POST", f"{_message_path(str(draft['id']))}/send"),
                            f"send reply {mail.idempotency_key}")
-        return "sent"
+        return "sent", draft
 
     def _messages(self, flt: str) -> list[dict[str, Any]]:
         body = self._client.json("GET", "/messages", "look up a message",
-                                 params={"$filter": flt, "$select": "id,isDraft"})
+                                 params={"$filter": flt, "$select": "id,isDraft,internetMessageId"})
         found: list[dict[str, Any]] = body.get("value", [])
         return found
 
-    def _find_stamped(self, key: str, message_id: str) -> dict[str, Any] | None:
+    def _find_stamped(self, key: str, derived_id: str) -> dict[str, Any] | None:
+        """The reply an earlier attempt created: by its key property, or as a MIME draft by its Message-ID."""
         by_key = self._messages(f"singleValueExtendedProperties/any(ep: ep/id eq {odata_string(KEY_PROPERTY)} "
                                 f"and ep/value eq {odata_string(key)})")
-        found = by_key or self._messages(f"internetMessageId eq {odata_string(f'<{message_id}>')}")
+        found = by_key or self._messages(f"internetMessageId eq {odata_string(f'<{derived_id}>')}")
         return found[0] if found else None
 
-    def _create_draft(self, mail: OutgoingMail, mime: bytes, message_id: str) -> str:
+    def _create_draft(self, mail: OutgoingMail, mime: bytes) -> dict[str, Any]:
         original = self._messages(f"internetMessageId eq {odata_string(f'<{mail.in_reply_to}>')}") \
             if mail.in_reply_to else []
         if original:
@@ -319,10 +327,9 @@ class GraphOutbox:
                     "subject": mail.subject,
                     "toRecipients": to,
                     "body": {"contentType": "text", "content": mail.body},
-                    "internetMessageId": f"<{message_id}>",
                     "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": mail.idempotency_key}],
                 }})
         else:  # the original is not in this mailbox: a new message threaded by its MIME headers
             body = self._client.json("POST", "/messages", "create the reply draft",
                                      data=base64.b64encode(mime), headers={"Content-Type": "text/plain"})
-        return str(body["id"])
+        return body
