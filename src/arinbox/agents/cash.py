@@ -64,8 +64,13 @@ def match(
     stated: dict[str, Decimal],
     open_invoices: Sequence[InvoiceFact],
     deduction_mentioned: bool,
+    discounts: dict[str, Decimal] | None = None,
+    deductions: dict[str, Decimal] | None = None,
 ) -> CashMatch:
+    """``discounts`` and ``deductions``: what a structured remittance says each invoice's short
+    payment is (a cash discount taken, a deduction with a reason)."""
     r = CashMatch()
+    discounts, deductions = discounts or {}, deductions or {}
     closed = [i for i in referenced if not _is_open(i)]
     live = [i for i in referenced if _is_open(i)]
     for i in closed:
@@ -85,8 +90,16 @@ def match(
             if amt < i.open_amount:
                 exact = False
                 rate = early_payment_discount(i.open_amount, amt)
+                stated_discount = discounts.get(i.invoice_number, ZERO)
+                deducted = deductions.get(i.invoice_number, ZERO)
                 if rate is not None:
                     r.evidence.append(f"early-payment discount of {rate}% taken on {i.invoice_number}")
+                elif stated_discount and not deducted and abs(amt + stated_discount - i.open_amount) <= CENT:
+                    r.evidence.append(f"cash discount of {stated_discount} stated for {i.invoice_number}")
+                elif deducted:
+                    # a deduction the remittance itemises is announced: the rest may become a dispute
+                    r.short_paid[i.invoice_number] = i.open_amount - amt
+                    r.evidence.append(f"deduction of {deducted} stated for {i.invoice_number}")
                 else:
                     r.short_paid[i.invoice_number] = i.open_amount - amt
                     explained = explained and deduction_mentioned

@@ -26,7 +26,8 @@ from arinbox.agents.amounts import AmountHit, find_amount_hits
 from arinbox.agents.dates import DateOrder, find_promised_date
 from arinbox.agents.lexicon import Lexicon, default_lexicon, fold, normalize_language
 from arinbox.agents.references import ReferenceIndex, Resolution
-from arinbox.domain.models import CustomerFact, Extraction, Intent, InvoiceFact, Money, OrderFact
+from arinbox.domain.models import CustomerFact, Extraction, Intent, InvoiceFact, Money, OrderFact, RemittanceDoc
+from arinbox.remittance.resolve import resolve_lines
 
 NAME_MATCH_MIN = 90
 _DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD"})
@@ -69,6 +70,7 @@ def extract(
     date_order: DateOrder | None = None,
     own_names: Sequence[str] = (),
     intent: Intent | None = None,
+    remittance: Sequence[RemittanceDoc] = (),
 ) -> Extraction:
     """Every AR fact the text states; nothing is looked up beyond what resolution needs.
 
@@ -76,7 +78,9 @@ def extract(
     built from ``customers``, ``invoices`` and ``orders``. ``lexicon`` defaults to the
     reviewed ``agents/lexicon.yaml``. ``own_names`` are the seller's names, ignored when
     looking for customer names in the text. ``intent``, when known, picks the principal
-    amount the way the intent means it (for a dispute: the contested amount).
+    amount the way the intent means it (for a dispute: the contested amount). ``remittance``
+    holds the structured documents of the email (attachments, bank files, body tables): their
+    lines come first for per-invoice amounts, discounts, deductions and the payment total.
     """
     index = index or ReferenceIndex.build(customers, invoices, orders)
     lexicon = lexicon or default_lexicon()
@@ -95,7 +99,14 @@ def extract(
     default_currency = customer.currency if customer else None
     hits = [_with_currency(h, default_currency) for h in find_amount_hits(text, language, dollar=dollar)]
     invoice_amounts = pair_invoice_amounts(text, resolution, hits)
+    # a remittance's lines state what is paid; in a dispute or a question a table lists what is billed
+    paying = intent in (None, Intent.REMITTANCE_ADVICE)
+    lines = resolve_lines(remittance if paying else (), index, customer.customer_id if customer else None)
+    numbers = list(dict.fromkeys([*lines.invoices, *resolution.invoices]))
+    invoice_amounts = {**invoice_amounts, **lines.amounts}  # a structured line beats a text pairing
     principal = principal_amount(hits, invoice_amounts, default_currency)
+    if lines.total is not None:
+        principal = Money(amount=lines.total, currency=lines.currency or default_currency, text=str(lines.total))
     disputed = [h for h in hits if h.disputed]
     if intent is Intent.DISPUTE and disputed:
         principal = disputed[0].money
@@ -105,12 +116,16 @@ def extract(
     return Extraction(
         customer_id=customer.customer_id if customer else None,
         customer_how=how if customer else None,
-        invoices=resolution.invoices,
+        invoices=numbers,
         orders=resolution.orders,
-        unresolved_refs=resolution.unresolved,
+        unresolved_refs=list(dict.fromkeys([*resolution.unresolved, *lines.unresolved])),
         amounts=[h.money for h in hits],
         amount=principal,
         invoice_amounts=invoice_amounts,
+        invoice_discounts=lines.discounts,
+        invoice_deductions=lines.deductions,
+        deduction_reasons=lines.reasons,
+        remittance_lines=lines.count,
         promised_date=promised,
         dispute_reason=lexicon.dispute_reason(text, language),
         signals=lexicon.signals(text, language),

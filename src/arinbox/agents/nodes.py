@@ -38,6 +38,7 @@ from arinbox.masking.masker import rehydrate
 from arinbox.persistence import models as m
 from arinbox.persistence import trace
 from arinbox.policies.engine import decide_email
+from arinbox.remittance import parse_text_table
 
 ZERO = Decimal("0")
 
@@ -153,10 +154,15 @@ def extract_facts(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     email = _email(state)
     cls = Classification.model_validate(state["classification"])
     refs = deps.refs
+    # attachments' lines were read at parse time (they carry no personal data); a table in the body
+    # is read from the masked text, which keeps invoice numbers and amounts
+    docs = [a.remittance for a in email.attachments if a.remittance is not None]
+    body_table = parse_text_table(state["masked"]["newest"], "body-table")
     result = extract(
         masked_text(state, with_attachments=True), email.sender, email.date, cls.language,
         refs.customers, refs.invoices, refs.orders, refs.index,
         own_names=(deps.company_name,), intent=cls.intent,
+        remittance=[*docs, *([body_table] if body_table is not None else [])],
     )
     _trace(deps, wi, "extract", result.model_dump(mode="json"))
     return {"extraction": result.model_dump(mode="json")}

@@ -98,9 +98,10 @@ class Proposer:
             # whether it arrived: those a person checks against the bank
             out.signals.append("payment_not_confirmed")
         # a short payment explained by a deduction, not one whose rest is promised for later
-        deduction = (ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary) and "promise" not in cls.cues
+        deduction = (ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary
+                     or bool(ex.invoice_deductions)) and "promise" not in cls.cues
         m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
-                  facts.open_invoices, deduction)
+                  facts.open_invoices, deduction, ex.invoice_discounts, ex.invoice_deductions)
         out.signals.extend(m.signals)
         if not m.allocations:
             out.review_reason = "; ".join(m.evidence) or "no allocation found"

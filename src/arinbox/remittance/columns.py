@@ -102,7 +102,9 @@ class TableReader:
         discount = to_amount(cell("discount"))
         deduction = to_amount(cell("deduction"))
         if reference and _TOTAL.match(fold(reference)):
-            self.total = paid if paid is not None else gross
+            # a total row is often shorter than the header: its last amount is the one paid
+            amounts = [a for a in (to_amount(c) for c in cells[1:]) if a is not None]
+            self.total = paid if paid is not None else (amounts[-1] if amounts else gross)
             return True
         if paid is None and gross is None and deduction is None:
             return not any(_text(c) for c in cells)  # a blank row ends nothing; prose ends the table

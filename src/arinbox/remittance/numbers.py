@@ -30,6 +30,8 @@ def to_amount(value: object) -> Decimal | None:
     text = str(value).strip()
     if not text or not re.search(r"\d", text):
         return None
+    if re.search(r"[^\W\d_]", _CURRENCY_CODE.sub("", text.upper()).replace("CR", "").replace("DR", "")):
+        return None  # "EFT-004127", "INV 12": words around digits make a reference, not an amount
     negative = text.startswith("(") and text.endswith(")") or text.endswith("-") or bool(re.match(r"^\W*-", text))
     found = _NUMBER.search(text)
     if found is None:

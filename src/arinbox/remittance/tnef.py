@@ -41,6 +41,8 @@ def unpack_tnef(data: bytes) -> TnefContent:
         raise RemittanceFormatError(f"TNEF unreadable: {type(exc).__name__}: {exc}") from exc
     finally:
         log.setLevel(level)
+    if not (parsed.attachments or parsed.has_body() or parsed.msgprops or parsed.mapiprops):
+        raise RemittanceFormatError("TNEF: no message attribute readable after the signature")
     content = TnefContent()
     for index, attachment in enumerate(parsed.attachments, start=1):
         name = attachment.long_filename() or attachment.name or f"attachment-{index}"
