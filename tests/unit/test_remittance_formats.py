@@ -106,8 +106,9 @@ EXPECTED: dict[str, Expect] = {
     # X12 820: RMR lines, ADX adjustments, BPR totals (template files carry words where amounts go)
     "x12-820/Example1_MortgageBankers.txt": Expect("x12-820", 2, "337.67", None, ("8889444", "66666789")),
     "x12-820/Example2_ScanaEnergy.txt": Expect("x12-820", 1, "10000", None, ("5189800007544",)),
-    "x12-820/Example3_HomeDepot.txt": Expect("x12-820", 4, None, "USD", ("RTV NUMBER", "INVOICE NUMBER"),
-                                             notes=("BPR02 payment total: 'TOTAL DOLLAR AMT OF CHECK' is not an amount",)),
+    "x12-820/Example3_HomeDepot.txt": Expect(
+        "x12-820", 4, None, "USD", ("RTV NUMBER", "INVOICE NUMBER"),
+        notes=("BPR02 payment total: 'TOTAL DOLLAR AMT OF CHECK' is not an amount",)),
     "x12-820/Example4_Safeway.txt": Expect("x12-820", 10, "416093.15", None,
                                            ("WSO_144324_05", "WSO_144343_05", "6092392")),
     "x12-820/Example5_Wikipedia.txt": Expect("x12-820", 3, "77.77", None,
@@ -396,7 +397,8 @@ def test_pdf_page_limit_and_password_are_notes() -> None:
 
 
 def test_size_limit_is_a_note() -> None:
-    reading = read_document(b"Invoice,Amount\nINV-1,10.00\n", "a.csv", "text/csv", limits=Limits(max_attachment_bytes=8))
+    data = b"Invoice,Amount\nINV-1,10.00\n"
+    reading = read_document(data, "a.csv", "text/csv", limits=Limits(max_attachment_bytes=8))
     assert reading.doc is None and reading.note is not None and "over the 8-byte limit" in reading.note
 
 
