@@ -31,6 +31,10 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on this machine.")
+app.add_typer(bench_app, name="bench")
+users_app = typer.Typer(no_args_is_help=True, help="People who approve, edit and audit.")
+app.add_typer(users_app, name="users")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -131,33 +135,97 @@ def approvals_escalate() -> None:
     out.print(f"escalated {len(ids)} approval(s) to {a.policy.escalate_to}" + (f": {ids}" if ids else ""))
 
 
+OS_USER = getpass.getuser()
+ApproverOpt = Annotated[str, typer.Option(help="Who decides: a user from `arinbox users add`; "
+                                                "the policy says which roles may decide which risk tier")]
+
+
 @approvals_app.command("approve")
 def approvals_approve(
     approval_id: int,
     edit_file: Annotated[Path | None, typer.Option("--edit-file", help="Text that replaces the reply draft")] = None,
-    approver: Annotated[str, typer.Option(help="Who approves")] = getpass.getuser(),
+    approver: ApproverOpt = OS_USER,
 ) -> None:
     """Approve (optionally with an edited reply) and resume the email from its checkpoint."""
     from arinbox.service.approvals import decide
+    from arinbox.service.users import get_user
 
     body = edit_file.read_text(encoding="utf-8") if edit_file else None
     with _app() as a:
-        status = decide(a.processor, approval_id, approve=True, approver=approver, reply_body=body)
-    out.print(f"approval {approval_id} approved; email {status}")
+        user = get_user(a.sessions, approver)
+        status = decide(a.processor, approval_id, approve=True, approver=user.username, role=user.role,
+                        reply_body=body)
+    out.print(f"approval {approval_id} approved by {approver} ({user.role}); email {status}")
+
+
+@approvals_app.command("edit")
+def approvals_edit(
+    approval_id: int,
+    edit_file: Annotated[Path, typer.Option("--edit-file", help="Text that replaces the reply draft")],
+    editor: Annotated[str, typer.Option(help="Who edits: a user from `arinbox users add`")] = OS_USER,
+) -> None:
+    """Replace the reply draft without deciding (at four-eyes tiers another person then approves)."""
+    from arinbox.service.approvals import save_edit
+    from arinbox.service.users import get_user
+
+    with _app() as a:
+        user = get_user(a.sessions, editor)
+        save_edit(a.processor, approval_id, editor=user.username, role=user.role,
+                  reply_body=edit_file.read_text(encoding="utf-8"))
+    out.print(f"approval {approval_id}: draft edited by {editor}; still pending")
 
 
 @approvals_app.command("reject")
 def approvals_reject(
     approval_id: int,
     reason: Annotated[str, typer.Option(help="Why (kept in the trace)")],
-    approver: Annotated[str, typer.Option(help="Who rejects")] = getpass.getuser(),
+    approver: ApproverOpt = OS_USER,
 ) -> None:
     """Reject: nothing is executed, the reason is traced."""
     from arinbox.service.approvals import decide
+    from arinbox.service.users import get_user
 
     with _app() as a:
-        status = decide(a.processor, approval_id, approve=False, approver=approver, reason=reason)
-    out.print(f"approval {approval_id} rejected; email {status}")
+        user = get_user(a.sessions, approver)
+        status = decide(a.processor, approval_id, approve=False, approver=user.username, role=user.role,
+                        reason=reason)
+    out.print(f"approval {approval_id} rejected by {approver} ({user.role}); email {status}")
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="clerk, approver, auditor or admin")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the console and the trace")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read a console password from standard input")] = False,
+) -> None:
+    """Add a user (a password is needed only to log in to the web console)."""
+    from arinbox.service.users import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and not password:
+        raise ArinboxError("--password-stdin: no password on standard input")
+    with _app() as a:
+        user = add_user(a.sessions, username, role, password, display_name)
+    out.print(f"user {user.username} added as {user.role}" + (" with a console password" if password else ""))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users and their roles."""
+    from arinbox.service.users import list_users
+
+    with _app() as a:
+        users = list_users(a.sessions)
+    for u in users:
+        out.print(f"{u.username}  {u.role}" + ("  (disabled)" if u.disabled else "")
+                  + ("" if u.has_password else "  (no console password)"))
+    if not users:
+        out.print("no users yet: `arinbox users add NAME --role approver`")
 
 
 # --- trace, audit, mask, policy ----------------------------------------------------------------
@@ -280,6 +348,25 @@ def policy_backtest(
 # --- eval and demo -----------------------------------------------------------------------------
 
 
+@bench_app.command("masking")
+def bench_masking(
+    corpus: Annotated[Path | None, typer.Option(help="A labelled corpus (default: agents/evals/dev)")] = None,
+    emails: Annotated[int, typer.Option(help="How many ~1.5 KB emails per round")] = 60,
+    rounds: Annotated[int, typer.Option(help="Rounds; the median of their p50s is reported")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Stock Presidio against arinbox's masker on the same AR emails, in this process."""
+    from arinbox.bench import masking as bench
+
+    settings = get_settings()
+    corpus = corpus or settings.data_root / "agents" / "evals" / "dev"
+    result = bench.run(corpus, settings, emails, rounds)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
+    else:
+        out.print(bench.render(result, corpus), markup=False, soft_wrap=True)
+
+
 @app.command("eval")
 def eval_(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder (labels.jsonl, emails/, ledger/)")],
@@ -319,10 +406,24 @@ def demo(
             out.print(f"ledger: imported {r.customers} customers, {r.invoices} invoices, {r.orders} orders")
         else:
             out.print("ledger: already imported")
+        _demo_users(a)
         _ingest_folder(a, samples / "demo-mailbox")
         a.deps  # load the models before the progress bar starts  # noqa: B018
         _process(a)
         show_summary(a)
+
+
+DEMO_USERS = (("demo-clerk", "clerk"), ("demo-approver", "approver"), ("demo-auditor", "auditor"))
+
+
+def _demo_users(a: Any) -> None:
+    """One user per working role, so the approval queue can be tried straight away."""
+    from arinbox.service.users import add_user, list_users
+
+    known = {u.username for u in list_users(a.sessions)}
+    for name, role in DEMO_USERS:
+        if name not in known:
+            add_user(a.sessions, name, role, display_name=f"Demo {role}")
 
 
 def show_summary(a: Any) -> None:
@@ -355,8 +456,9 @@ def show_summary(a: Any) -> None:
         out.rule()
     out.print(f"trace chain: {'intact' if report.ok else 'BROKEN'} ({report.records} records)")
     out.print(f"replies written to: {a.settings.outbox_dir}/")
-    out.print("next: [bold]arinbox approvals list[/bold], then [bold]arinbox approvals approve ID[/bold] "
-              "or [bold]arinbox approvals reject ID --reason TEXT[/bold]; "
+    out.print("next: [bold]arinbox approvals list[/bold], then [bold]arinbox approvals approve ID --approver "
+              "demo-approver[/bold] or [bold]arinbox approvals reject ID --reason TEXT --approver demo-approver[/bold] "
+              "(users: " + ", ".join(f"{n} ({r})" for n, r in DEMO_USERS) + "); "
               "[bold]arinbox trace MESSAGE_ID[/bold] shows any email's trace.")
 
 

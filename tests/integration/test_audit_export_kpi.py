@@ -32,8 +32,9 @@ def decide_two(app: App) -> None:
     items = items_by_file(app)
     pending = {p.work_item_id: p for p in list_pending(app.processor)}
     ambiguous, bank = pending[items["remit-ambiguous.eml"].id], pending[items["bank-change.eml"].id]
-    assert decide(app.processor, ambiguous.id, approve=False, approver="alice", reason="cannot tell") == "rejected"
-    assert decide(app.processor, bank.id, approve=True, approver="bob") == "done"
+    assert decide(app.processor, ambiguous.id, approve=False, approver="alice", role="approver",
+                  reason="cannot tell") == "rejected"
+    assert decide(app.processor, bank.id, approve=True, approver="bob", role="approver") == "done"
 
 
 def export(app: App, since: dt.date | None, fmt: Any) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from arinbox.persistence import trace
 from arinbox.service.approvals import decide, list_pending
 from arinbox.service.bootstrap import App
 from arinbox.service.ingest import ingest
+from arinbox.service.users import add_user
 from arinbox.settings import Settings
 from tests.conftest import DATA
 from tests.integration.conftest import items_by_file
@@ -82,13 +83,13 @@ def test_reject_and_approve_resume_the_graph(processed: App) -> None:
     items = items_by_file(processed)
     pending = {p.work_item_id: p for p in list_pending(processed.processor)}
     ambiguous, bank = pending[items["remit-ambiguous.eml"].id], pending[items["bank-change.eml"].id]
-    assert decide(processed.processor, ambiguous.id, approve=False, approver="alice", reason="no way to tell") \
-        == "rejected"
-    assert decide(processed.processor, bank.id, approve=True, approver="bob") == "done"
+    assert decide(processed.processor, ambiguous.id, approve=False, approver="alice", role="approver",
+                  reason="no way to tell") == "rejected"
+    assert decide(processed.processor, bank.id, approve=True, approver="bob", role="approver") == "done"
     inv = {i.invoice_number: i for i in processed.ledger.invoices("CUST-1")}
     assert inv["INV-2026-004513"].open_amount == Decimal("0.00")
     with pytest.raises(Exception, match="already approved"):
-        decide(processed.processor, bank.id, approve=True, approver="bob")
+        decide(processed.processor, bank.id, approve=True, approver="bob", role="approver")
     with processed.sessions() as s:
         approval = next(r for r in trace.records_for(s, items["bank-change.eml"].id) if r.node == "approval")
         assert '"approver":"bob"' in approval.body
@@ -101,6 +102,7 @@ def test_pending_approval_survives_a_restart(processed: App, tmp_path: Path) -> 
     bank_id = items["bank-change.eml"].id
     approval_id = {p.work_item_id: p.id for p in list_pending(processed.processor)}[bank_id]
     settings = processed.settings
+    add_user(processed.sessions, "carol", "approver")
     processed.close()
     env = {**os.environ, "ARINBOX_DATABASE_URL": settings.database_url,
            "ARINBOX_OUTBOX_DIR": str(settings.outbox_dir),
@@ -109,7 +111,7 @@ def test_pending_approval_survives_a_restart(processed: App, tmp_path: Path) -> 
                           "--approver", "carol"], env=env, capture_output=True, text=True, timeout=300,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert f"approval {approval_id} approved; email done" in run.stdout
+    assert f"approval {approval_id} approved by carol (approver); email done" in run.stdout
     with App(settings) as app:
         assert items_by_file(app)["bank-change.eml"].status == "done"
         inv = {i.invoice_number: i for i in app.ledger.invoices("CUST-1")}

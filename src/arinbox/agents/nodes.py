@@ -262,8 +262,9 @@ def approval(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 if str(row.proposal_index) in edits:
                     row.payload = row.payload | {"body": edits[str(row.proposal_index)]}
         trace.append(s, key=f"{wi}:approval", node="approval", work_item_id=wi, body={
-            "decision": decision, "approver": answer.get("approver"), "reason": answer.get("reason"),
-            "edited": sorted(edits)})
+            "decision": decision, "approver": answer.get("approver"), "role": answer.get("role"),
+            "tier": answer.get("tier"), "reason": answer.get("reason"), "edited": sorted(edits),
+            "edited_by": answer.get("edited_by")})
     if decision != "approve":
         return {"approval": answer, "status": "rejected"}
     return {"approval": answer, "proposals": proposals, "status": "running"}

@@ -252,9 +252,9 @@ def policy_rules(policy: Policy) -> set[str]:
         # the high tier decides only where the action's own amount limit lets a high amount through
         bands = policy.risk_tiers.get(kind, [])
         last = bands[-1].up_to if bands else None
-        if bands and (last is not None or bands[-1].tier == "high"):
-            if rule.max_amount is None or (last is not None and rule.max_amount > last):
-                rules.add(f"tier.{k}.high")
+        reaches_high = bool(bands) and (last is not None or bands[-1].tier == "high")
+        if reaches_high and (rule.max_amount is None or (last is not None and rule.max_amount > last)):
+            rules.add(f"tier.{k}.high")
     cr = policy.customer_rules
     named = [("strategic", cr.strategic), ("new_sender", cr.new_sender),
              *((f"credit_risk_{risk}", r) for risk, r in cr.credit_risk.items())]

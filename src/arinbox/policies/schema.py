@@ -6,7 +6,6 @@ import hashlib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from arinbox.agents.reply_check import check_reply
-from arinbox.domain.errors import ArinboxError, NotFoundError
-from arinbox.domain.models import LedgerFacts
+from arinbox.domain.errors import ArinboxError, NotFoundError, PermissionDenied
+from arinbox.domain.models import LedgerFacts, RiskTier
 from arinbox.persistence import models as m
 from arinbox.persistence import trace
 from arinbox.persistence.models import utcnow
@@ -28,6 +30,8 @@ class PendingApproval:
     actions: list[str]
     requested_at: str
     escalated: bool
+    tier: str = "low"
+    edited_by: str | None = None
 
 
 def list_pending(processor: Processor) -> list[PendingApproval]:
@@ -43,7 +47,7 @@ def list_pending(processor: Processor) -> list[PendingApproval]:
                 select(m.ActionRow).where(m.ActionRow.work_item_id == wi.id).order_by(m.ActionRow.proposal_index))]
             out.append(PendingApproval(ap.id, wi.id, raw.message_id, wi.intent, ap.request.get("rule_id", ""),
                                        ap.request.get("reason", ""), actions, ap.requested_at.isoformat(),
-                                       ap.escalated_at is not None))
+                                       ap.escalated_at is not None, ap.tier, ap.edited_by))
     return out
 
 
@@ -75,28 +79,71 @@ def _verify_edit(processor: Processor, work_item_id: int, body: str) -> None:
         raise ArinboxError("the edited reply was not approved: " + "; ".join(problems))
 
 
-def decide(processor: Processor, approval_id: int, *, approve: bool, approver: str, reason: str | None = None,
-           reply_body: str | None = None) -> str:
-    """Record the decision first, then resume; a crash in between is resumed by `arinbox process`."""
+EDITOR_ROLES = frozenset({"clerk", "approver", "admin"})  # auditors read, they never change a draft
+
+
+def _pending(s: Session, approval_id: int) -> m.Approval:
+    ap = s.get(m.Approval, approval_id, with_for_update=True)
+    if ap is None:
+        raise NotFoundError(f"no approval {approval_id}")
+    if ap.status != "pending":
+        raise ArinboxError(f"approval {approval_id} was already {ap.status} by {ap.approver}")
+    return ap
+
+
+def _reply_edit(s: Session, ap: m.Approval, body: str) -> dict[str, str]:
+    replies = s.scalars(select(m.ActionRow).where(m.ActionRow.work_item_id == ap.work_item_id,
+                                                  m.ActionRow.kind == "send_reply")).all()
+    if not replies:
+        raise ArinboxError(f"approval {ap.id} has no reply draft to edit")
+    return {str(replies[0].proposal_index): body}
+
+
+def save_edit(processor: Processor, approval_id: int, *, editor: str, role: str, reply_body: str) -> None:
+    """Replace the reply draft without deciding; the edit is verified now and the editor recorded, so
+    that at a four-eyes tier someone else approves it."""
+    if role not in EDITOR_ROLES:
+        raise PermissionDenied(f"{editor} ({role}) may not edit drafts")
+    with processor.deps.sessions.begin() as s:
+        ap = _pending(s, approval_id)
+        _verify_edit(processor, ap.work_item_id, reply_body)
+        ap.edits, ap.edited_by = _reply_edit(s, ap, reply_body), editor
+        trace.append(s, key=f"{ap.work_item_id}:edit:{hashlib.sha256(reply_body.encode()).hexdigest()[:16]}",
+                     node="approval_edit", work_item_id=ap.work_item_id,
+                     body={"approval": ap.id, "editor": editor, "role": role, "edited": sorted(ap.edits)})
+
+
+def decide(processor: Processor, approval_id: int, *, approve: bool, approver: str, role: str,
+           reason: str | None = None, reply_body: str | None = None) -> str:
+    """Record the decision first, then resume; a crash in between is resumed by `arinbox process`.
+
+    The policy says which roles may decide which risk tier, and at which tiers the person who edited
+    the draft may not approve it."""
+    policy = processor.deps.policy
     sessions = processor.deps.sessions
     with sessions.begin() as s:
-        ap = s.get(m.Approval, approval_id)
-        if ap is None:
-            raise NotFoundError(f"no approval {approval_id}")
-        if ap.status != "pending":
-            raise ArinboxError(f"approval {approval_id} was already {ap.status} by {ap.approver}")
-        edits: dict[str, Any] = {}
+        ap = _pending(s, approval_id)
+        tier = cast(RiskTier, ap.tier)
+        if not policy.may_approve(role, tier):
+            allowed = ", ".join(policy.approvers.get(tier, [])) or "nobody"
+            raise PermissionDenied(f"{approver} ({role}) may not decide a {tier}-tier approval "
+                                   f"(policy {policy.version_id} allows: {allowed})")
+        four_eyes = approve and tier in policy.four_eyes_tiers
+        if four_eyes and reply_body is not None:
+            raise PermissionDenied(f"approval {approval_id} is {tier}-tier: whoever edits the draft may not approve "
+                                   "it; save the edit and let another approver approve")
+        if four_eyes and ap.edited_by == approver:
+            raise PermissionDenied(f"{approver} edited the draft of {tier}-tier approval {approval_id} and may not "
+                                   "approve it; another approver must")
+        edits: dict[str, Any] = dict(ap.edits or {})
         if reply_body is not None and approve:
             _verify_edit(processor, ap.work_item_id, reply_body)
         if reply_body is not None:
-            replies = s.scalars(select(m.ActionRow).where(m.ActionRow.work_item_id == ap.work_item_id,
-                                                          m.ActionRow.kind == "send_reply")).all()
-            if not replies:
-                raise ArinboxError(f"approval {approval_id} has no reply draft to edit")
-            edits = {str(replies[0].proposal_index): reply_body}
+            edits = _reply_edit(s, ap, reply_body)
+            ap.edited_by = approver
         ap.status = "approved" if approve else "rejected"
         ap.approver, ap.reason, ap.decided_at, ap.edits = approver, reason, utcnow(), edits
-        work_item_id = ap.work_item_id
-    answer = {"decision": "approve" if approve else "reject", "approver": approver, "reason": reason,
-              "edits": edits}
+        work_item_id, edited_by = ap.work_item_id, ap.edited_by
+    answer = {"decision": "approve" if approve else "reject", "approver": approver, "role": role, "tier": tier,
+              "reason": reason, "edits": edits if approve else {}, "edited_by": edited_by}
     return processor.run(work_item_id, resume=answer)
