@@ -61,6 +61,10 @@ def _default_approvers() -> dict[RiskTier, list[Role]]:
     return {"low": ["clerk", "approver", "admin"], "medium": ["approver", "admin"], "high": ["approver", "admin"]}
 
 
+def _default_raw_text_roles() -> list[Role]:
+    return ["approver", "admin"]
+
+
 def _default_four_eyes() -> list[RiskTier]:
     return ["high"]
 
@@ -84,6 +88,8 @@ class Policy(_Strict):
     # tiers at which whoever edited a draft may not also approve it (four eyes)
     four_eyes_tiers: list[RiskTier] = Field(default_factory=_default_four_eyes)
     customer_rules: CustomerRules = Field(default_factory=CustomerRules)
+    # roles that may read an email's raw (unmasked) text in the console; every such view is traced
+    raw_text_roles: list[Role] = Field(default_factory=_default_raw_text_roles)
     content_hash: str = ""
 
     @model_validator(mode="after")
