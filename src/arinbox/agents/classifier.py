@@ -10,12 +10,16 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from pydantic import RootModel, field_validator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import FeatureUnion
+from threadpoolctl import threadpool_limits
 
+from arinbox.agents.calibration import calibrated, cross_val_logits, fit_temperature
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Classification, Intent, ParsedEmail
 from arinbox.language import LanguageGuesser
@@ -90,23 +94,33 @@ def structural_auto_reply(email: ParsedEmail) -> str | None:
 class EmbeddedClassifier:
     name = "embedded-tfidf-lr"
 
-    def __init__(self, training_file: Path, cues_file: Path, secondary_threshold: float = 0.3) -> None:
+    def __init__(self, training_file: Path, cues_file: Path, secondary_threshold: float = 0.3,
+                 calibration_folds: int = 3) -> None:
         texts, labels = self._load(training_file)
         self.cues = load_yaml_model(cues_file, IntentCues).finder()
-        self.version = f"{self.name}:{len(texts)}"
         self._secondary_threshold = secondary_threshold
-        self._model = Pipeline([
-            ("features", FeatureUnion([
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
-                                          min_df=1)),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                          strip_accents="unicode", min_df=2)),
-                ("cues", CountVectorizer(token_pattern=r"\bcue[a-z]+\b", binary=True, lowercase=False)),
-            ])),
-            ("clf", LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")),
+        self._vectorizer = FeatureUnion([
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                      strip_accents="unicode", min_df=2)),
+            ("cues", CountVectorizer(token_pattern=r"\bcue[a-z]+\b", binary=True, lowercase=False)),
         ])
-        self._model.fit([self._features(t) for t in texts], labels)
+        y = np.asarray(labels)
+        # One BLAS thread: L-BFGS on ~500k weights runs 2-3x slower when its threads share two busy cores.
+        with threadpool_limits(limits=1):
+            x = self._vectorizer.fit_transform([self._features(t) for t in texts])
+            self._model = self._fit(x, y)
+            self.classes: list[str] = [str(c) for c in self._model.classes_]
+            # The vocabulary is fitted once; only the regression is refitted per fold (that is the cost).
+            self.temperature = 1.0 if calibration_folds < 2 else fit_temperature(
+                cross_val_logits(self._fit, x, y, self._model.classes_, calibration_folds), y,
+                self._model.classes_)
+        self.version = f"{self.name}:{len(texts)}:t{self.temperature:.2f}"
         self._language = LanguageGuesser(LANGUAGES)
+
+    @staticmethod
+    def _fit(x: Any, y: Any) -> LogisticRegression:
+        return LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced").fit(x, y)
 
     @staticmethod
     def _load(training: Path) -> tuple[list[str], list[str]]:
@@ -151,18 +165,27 @@ class EmbeddedClassifier:
     def language(self, text: str) -> str:
         return self._language(_PLACEHOLDER.sub(" ", text))
 
+    def probabilities(self, masked_text: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Calibrated and raw class probabilities of one masked text."""
+        logits = self._model.decision_function(self._vectorizer.transform([self._features(masked_text)]))[0]
+        cal = calibrated(logits, self.temperature)
+        raw = calibrated(logits, 1.0)
+        return ({c: float(p) for c, p in zip(self.classes, cal, strict=True)},
+                {c: float(p) for c, p in zip(self.classes, raw, strict=True)})
+
     def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
         language = self.language(masked_text)
         cues = self.cues(masked_text)
-        probs = self._model.predict_proba([self._features(masked_text)])[0]
-        scores = {str(c): round(float(p), 4) for c, p in zip(self._model.classes_, probs, strict=True)}
-        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+        probs, raw = self.probabilities(masked_text)
+        scores = {c: round(p, 4) for c, p in probs.items()}
         rule = structural_auto_reply(email)
         if rule is not None:
             return Classification(intent=Intent.AUTO_REPLY, confidence=0.99, language=language,
                                   engine=self.version, scores=scores, rule=rule, cues=cues)
-        top, conf = ranked[0]
+        # the secondary threshold was tuned on the uncalibrated distribution, so it reads that one
+        ranked = sorted(raw.items(), key=lambda kv: kv[1], reverse=True)
+        top = ranked[0][0]
         secondary = [Intent(i) for i, p in ranked[1:3]
                      if p >= self._secondary_threshold and i not in (Intent.AUTO_REPLY, Intent.OTHER)]
-        return Classification(intent=Intent(top), confidence=conf, secondary=secondary, language=language,
+        return Classification(intent=Intent(top), confidence=scores[top], secondary=secondary, language=language,
                               engine=self.version, scores=scores, cues=cues)
