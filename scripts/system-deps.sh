@@ -17,6 +17,10 @@ need_pkg() {  # need_pkg COMMAND PACKAGE...
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${@:2}" >/dev/null || fail "could not install ${*:2}"
 }
 
+# Dovecot: the IMAP tests start their own instance on loopback (tests/support/dovecot.py).
+PATH="$PATH:/usr/sbin"  # where Debian puts the dovecot binary
+need_pkg dovecot dovecot-imapd
+
 # PostgreSQL: the suite runs every database test on it as well as on SQLite.
 PGHOST=${ARINBOX_TEST_PG_HOST:-127.0.0.1}
 PGPORT=${ARINBOX_TEST_PG_PORT:-5432}
