@@ -150,13 +150,14 @@ def test_invoice_po_order_numbers_amounts_and_dates_survive(masker: PresidioMask
         assert value not in masked
 
 
-def test_a_bare_po_number_that_looks_like_a_phone_number_survives_when_passed_as_keep(
-    masker: PresidioMasker,
-) -> None:
-    text = "We have now released 7012345678 for payment."
-
-    assert "7012345678" not in mask_one(masker, text)  # a valid US number to the phone recognizer
-    assert "7012345678" in mask_one(masker, text, keep=("7012345678",))
+def test_a_bare_ten_digit_number_is_a_phone_number_only_next_to_a_phone_word(masker: PresidioMasker) -> None:
+    # 7012345678 is a valid North American number and a typical SAP PO number
+    assert mask_one(masker, "We have now released 7012345678 for payment.") == (
+        "We have now released 7012345678 for payment."
+    )
+    assert mask_one(masker, "Please call me back on 7012345678 today.") == (
+        "Please call me back on <PHONE_NUMBER_1> today."
+    )
 
 
 def test_company_names_in_keep_survive_where_names_are_expected(masker: PresidioMasker) -> None:
