@@ -71,17 +71,34 @@ def _ingest_folder(a: Any, folder: Path) -> Any:
     from arinbox.service.ingest import ingest
 
     report = ingest(FolderMailbox(folder, address=a.settings.mailbox_address), a.sessions, kind="folder")
-    out.print(f"ingested {report.new} new, {report.duplicates} already stored, {report.failed} failed to parse")
-    for f in report.failures:
-        out.print(f"  failed: {f}")
+    _print_ingest(report)
     return report
 
 
+def _print_ingest(report: Any) -> None:
+    out.print(f"ingested {report.new} new, {report.duplicates} already stored, {report.failed} failed to parse")
+    for f in report.failures:
+        out.print(f"  failed: {f}")
+
+
 @app.command()
-def ingest(folder: Annotated[Path, typer.Option("--folder", help="A Maildir or a folder of .eml files")]) -> None:
-    """Store every message of a mailbox folder exactly once."""
+def ingest(
+    folder: Annotated[Path | None, typer.Option("--folder", help="A Maildir or a folder of .eml files")] = None,
+    mailbox: Annotated[str | None, typer.Option("--mailbox", help="A mailbox of mailboxes.yaml, polled once")] = None,
+) -> None:
+    """Store every new message of a mailbox exactly once; a configured mailbox also settles finished ones."""
+    if (folder is None) == (mailbox is None):
+        raise ArinboxError("give exactly one of --folder DIR or --mailbox NAME")
     with _app() as a:
-        _ingest_folder(a, folder)
+        if folder is not None:
+            _ingest_folder(a, folder)
+            return
+        from arinbox.service.mailboxes import load_mailbox, poll_once
+
+        assert mailbox is not None
+        poll = poll_once(load_mailbox(a.settings, mailbox), a.sessions)
+        _print_ingest(poll.ingest)
+        out.print(f"settled {poll.settled} processed message(s) on the server")
 
 
 def _process(a: Any) -> dict[str, int]:

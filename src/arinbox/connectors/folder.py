@@ -54,14 +54,24 @@ def _safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:150] + "-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def render_mail(mail: OutgoingMail) -> bytes:
-    msg = EmailMessage()
+def reply_message_id(mail: OutgoingMail) -> str:
+    """The Message-ID of a reply, derived from its idempotency key: every retry sends the same one."""
     domain = mail.sender.rpartition("@")[2] or "arinbox.invalid"
-    msg["Message-ID"] = f"<{hashlib.sha256(mail.idempotency_key.encode()).hexdigest()[:32]}@{domain}>"
+    return f"<{hashlib.sha256(mail.idempotency_key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def reply_subject(subject: str) -> str:
+    return subject if subject[:3].lower() == "re:" else f"Re: {subject}".strip()
+
+
+def render_mail(mail: OutgoingMail, linesep: str = "\n") -> bytes:
+    """The reply as MIME; CRLF line ends (``linesep="\\r\\n"``) for the wire: SMTP, IMAP APPEND."""
+    msg = EmailMessage()
+    msg["Message-ID"] = reply_message_id(mail)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["From"] = mail.sender
     msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["Subject"] = reply_subject(mail.subject) if mail.in_reply_to else mail.subject
     if mail.in_reply_to:
         msg["In-Reply-To"] = f"<{mail.in_reply_to}>"
     refs = [*mail.references, *([mail.in_reply_to] if mail.in_reply_to else [])]
@@ -69,7 +79,7 @@ def render_mail(mail: OutgoingMail) -> bytes:
         msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
     msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: tells the customer's autoresponder not to answer
     msg.set_content(mail.body)
-    return bytes(msg)
+    return msg.as_bytes(policy=msg.policy.clone(linesep=linesep))
 
 
 class FolderOutbox:
