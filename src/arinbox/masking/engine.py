@@ -62,6 +62,7 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
     """
 
     engine_name = "spacy"
+    _empty: NlpArtifacts | None = None
 
     @staticmethod
     def _download_spacy_model_if_needed(model_name: str) -> None:
@@ -80,41 +81,22 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
                 if pipe not in needed:
                     nlp.disable_pipe(pipe)
 
-    def ner_artifacts(
-        self, texts: Sequence[str], segments: Sequence[Sequence[tuple[int, int]]], language: str = "en"
-    ) -> list[NlpArtifacts]:
-        """Artifacts for each text whose entities come from running NER on its ``segments`` only.
-
-        The text itself is only tokenised; the segments of all texts go through ``nlp.pipe`` as
-        one batch. Entities are re-anchored on the whole text's tokens.
-        """
+    def find_names(self, texts: Sequence[str], language: str = "en") -> list[list[Span]]:
+        """The model's PERSON entities in each text, all texts in one ``nlp.pipe`` batch."""
         nlp = self.get_nlp(language)
-        docs = [nlp.make_doc(text) for text in texts]
-        jobs = [(index, start, end) for index, spans in enumerate(segments) for start, end in spans if start < end]
-        entities: list[list[Span]] = [[] for _ in texts]
-        pieces = (texts[index][start:end] for index, start, end in jobs)
-        for (index, start, _end), piece in zip(jobs, nlp.pipe(pieces), strict=True):
-            for ent in piece.ents:
-                label = NER_ENTITY_MAPPING.get(ent.label_)
-                if label is None:
-                    continue
-                span = docs[index].char_span(
-                    start + ent.start_char, start + ent.end_char, label=label, alignment_mode="expand"
-                )
-                if span is not None:
-                    entities[index].append(span)
         return [
-            NlpArtifacts(
-                entities=ents,
-                tokens=doc,
-                tokens_indices=[],
-                lemmas=[],
-                nlp_engine=self,
-                language=language,
-                scores=[NER_SCORE] * len(ents),
-            )
-            for doc, ents in zip(docs, entities, strict=True)
+            [ent for ent in doc.ents if NER_ENTITY_MAPPING.get(ent.label_) == "PERSON"]
+            for doc in nlp.pipe(texts)
         ]
+
+    def no_entities(self, language: str = "en") -> NlpArtifacts:
+        """Artifacts for an analysis by pattern recognizers alone (the NER runs separately)."""
+        if self._empty is None:
+            self._empty = NlpArtifacts(
+                entities=[], tokens=self.get_nlp(language).make_doc(""), tokens_indices=[], lemmas=[],
+                nlp_engine=self, language=language, scores=[],
+            )
+        return self._empty
 
 
 class WindowContextEnhancer(ContextAwareEnhancer):

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 from pydantic import RootModel, StringConstraints
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Span
 
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.ports import MaskResult
 from arinbox.language import LanguageGuesser
-from arinbox.masking.engine import NerOnlySpacyNlpEngine
+from arinbox.masking.engine import NER_SCORE, NerOnlySpacyNlpEngine
 from arinbox.yaml_files import load_yaml_model
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
@@ -108,9 +108,22 @@ _MIN_GUESS_CHARS = 80
 # a run of text up to a blank line (quoted blank lines "> " count as blank)
 _PARAGRAPH = re.compile(r"(?:(?!\n[ \t>]*\n).)+", re.DOTALL)
 
-# a letter that is not lower-case before a lower-case one: the start of a capitalised word
-# ("Maria", "Łukasz", "Ødegaard")
-_CAPITALISED = re.compile(r"(?![a-zß-ÿ])[^\W\d_][a-zß-öø-ÿ]")
+# a capitalised word ("Maria", "Łukasz", "O'Brien"), not one inside a token like "ap@Example"
+_CAPITALISED = re.compile(r"(?<![\w@.\-])(?![a-zß-ÿ])[^\W\d_][a-zß-öø-ÿ'’]+")
+# Capitalised words that are no reason to run the NER model on their line.
+_NO_NAME_CUE = frozenset(STOP_WORDS) | {
+    "january", "february", "march", "april", "june", "july", "august", "september", "october",
+    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    # header and contact labels of quoted mail and signatures
+    "sent", "date", "message", "original", "forwarded", "tel", "mob", "fax", "phone", "mobile", "direct", "cell",
+    "web", "www", "office",
+}
+_LINE = re.compile(r"[^\n]+")
+_LETTERS = re.compile(r"[^\W\d_]+")
+# "I'm", "we'll", "it's": the word before the apostrophe decides
+_CONTRACTION = re.compile(r"['’](?:m|ll|s|ve|d|re|t)?$")
 # A text at least this long that recurs inside another text of the email is analysed once.
 _MIN_SHARED = 40
 
@@ -208,6 +221,9 @@ class PresidioMasker:
         guess_language: Callable[[str], str] | None = None,
     ) -> None:
         self._analyzer = analyzer
+        if not isinstance(analyzer.nlp_engine, NerOnlySpacyNlpEngine):
+            raise ConfigError("the masker needs an analyzer from arinbox.masking.build_analyzer")
+        self._engine = analyzer.nlp_engine
         self._ner_languages = frozenset(ner_languages)
         self._guess_language = guess_language if guess_language is not None else LanguageGuesser(GUESSED_LANGUAGES)
         self._entities = list(entities if entities is not None else DEFAULT_ENTITIES)
@@ -222,6 +238,7 @@ class PresidioMasker:
             raise ConfigError(f"bad keep pattern {exc.pattern!r}: {exc}") from exc
         self._score_threshold = score_threshold
         self._allow = _AllowList(allow_list or [])
+        self._no_name_cue = _NO_NAME_CUE | {w.casefold() for term in allow_list or [] for w in term.split()}
 
     def mask(self, texts: Sequence[str], keep: Sequence[str] = ()) -> list[MaskResult]:
         texts = list(texts)
@@ -232,13 +249,8 @@ class PresidioMasker:
         plans = _plan_pieces(texts)
         pieces = list(dict.fromkeys(piece for plan in plans for _, piece in plan))
         piece_holes = [self._keep_spans(piece, keep_literal) for piece in pieces]
-        segments = [self._ner_segments(piece, email_language) for piece in pieces]
-        artifacts = self._ner_artifacts(pieces, segments)
-        found = {
-            piece: self._detect(piece, piece_artifacts, holes_of_piece)
-            for piece, piece_artifacts, holes_of_piece in zip(pieces, artifacts, piece_holes, strict=True)
-        }
         hole_of = dict(zip(pieces, piece_holes, strict=True))
+        found = self._find(pieces, piece_holes, email_language)
         detected = [
             [_Span(offset + s.start, offset + s.end, s.entity, s.score) for offset, piece in plan for s in found[piece]]
             for plan in plans
@@ -292,71 +304,111 @@ class PresidioMasker:
                 spans.append(match.span("value") if has_value else match.span())
         return [span for span in spans if span[0] < span[1]]
 
-    def _detect(self, text: str, artifacts: NlpArtifacts, holes: list[tuple[int, int]]) -> list[_Span]:
+    def _find(
+        self, pieces: list[str], piece_holes: list[list[tuple[int, int]]], email_language: str | None
+    ) -> dict[str, list[_Span]]:
+        """The personal data in each piece, outside the kept values.
+
+        Rules first; the NER model then reads only the lines where a capitalised word is left
+        that no rule explained: the model is most of the cost, and most names stand in
+        greetings, signatures and headers, where the rules find them.
+        """
+        holes = dict(zip(pieces, piece_holes, strict=True))
+        found = {piece: self._detect(piece, piece_holes) for piece, piece_holes in holes.items()}
+        named = {
+            word.casefold()
+            for piece, spans in found.items()
+            for span in spans
+            if span.entity == "PERSON"
+            for word in _LETTERS.findall(piece, span.start, span.end)
+        }
+        segments = [
+            (piece, start, end)
+            for piece, piece_holes in holes.items()
+            for start, end in self._ner_segments(
+                piece, email_language, piece_holes + [(span.start, span.end) for span in found[piece]], named
+            )
+        ]
+        names = self._engine.find_names([piece[start:end] for piece, start, end in segments])
+        for (piece, start, _), entities in zip(segments, names, strict=True):
+            for entity in entities:
+                if not any(ch.isupper() for ch in entity.text):
+                    continue  # names are capitalised; "hose assemblies" is not one
+                line = _longest_line(entity)
+                whole = _Span(start + line.start_char, start + line.end_char, "PERSON", NER_SCORE)
+                found[piece].extend(self._cut(piece, whole, holes[piece]))
+        return found
+
+    def _detect(self, text: str, holes: list[tuple[int, int]]) -> list[_Span]:
+        """What the pattern recognizers find in ``text``, outside the kept values."""
         results: list[RecognizerResult] = self._analyzer.analyze(
             text=text,
             language="en",
             entities=self._entities,
-            nlp_artifacts=artifacts,
+            nlp_artifacts=self._engine.no_entities(),
             score_threshold=self._score_threshold,
         )
         spans: list[_Span] = []
         for result in results:
-            whole = _Span(result.start, result.end, result.entity_type, result.score)
-            for piece in _subtract(whole, holes):
-                trimmed = self._allow.trim(text, piece)
-                if trimmed is not None:
-                    spans.append(trimmed)
+            spans.extend(self._cut(text, _Span(result.start, result.end, result.entity_type, result.score), holes))
         return spans
 
-    def _ner_artifacts(self, texts: list[str], segments: list[list[tuple[int, int]]]) -> list[NlpArtifacts]:
-        engine = self._analyzer.nlp_engine
-        if isinstance(engine, NerOnlySpacyNlpEngine):
-            artifacts = engine.ner_artifacts(texts, segments)
-        else:  # another engine: run it on the whole texts, keep its entities inside the segments
-            artifacts = [item[1] for item in engine.process_batch(texts, language="en")]
-            for text_artifacts, text_segments in zip(artifacts, segments, strict=True):
-                kept = [
-                    (entity, score)
-                    for entity, score in zip(text_artifacts.entities, text_artifacts.scores, strict=True)
-                    if any(start <= entity.start_char and entity.end_char <= end for start, end in text_segments)
-                ]
-                text_artifacts.entities = [entity for entity, _ in kept]
-                text_artifacts.scores = [score for _, score in kept]
-        for text_artifacts in artifacts:
-            entities: list[Span] = []
-            scores: list[float] = []
-            for entity, score in zip(text_artifacts.entities, text_artifacts.scores, strict=True):
-                entity = _longest_line(entity)
-                if entity.label_ == "PERSON" and not any(ch.isupper() for ch in entity.text):
-                    continue  # names are capitalised; "hose assemblies" is not one
-                entities.append(entity)
-                scores.append(score)
-            text_artifacts.entities = entities
-            text_artifacts.scores = scores
-        return artifacts
+    def _cut(self, text: str, span: _Span, holes: list[tuple[int, int]]) -> list[_Span]:
+        """``span`` without the kept values inside it and allow-listed words at its edges."""
+        pieces = []
+        for piece in _subtract(span, holes):
+            trimmed = self._allow.trim(text, piece)
+            if trimmed is not None:
+                pieces.append(trimmed)
+        return pieces
 
     def _guess(self, text: str) -> str | None:
         """The language of ``text``, or None when it is too short to tell."""
         return self._guess_language(text) if len(text.strip()) >= _MIN_GUESS_CHARS else None
 
-    def _ner_segments(self, text: str, email_language: str | None) -> list[tuple[int, int]]:
-        """The paragraphs worth running the NER model on.
+    def _ner_segments(
+        self, text: str, email_language: str | None, explained: list[tuple[int, int]], named: set[str]
+    ) -> list[tuple[int, int]]:
+        """The runs of lines worth running the NER model on.
 
-        A paragraph with no capitalised word holds no name the model could find. A paragraph in
-        a language the model does not know is skipped: an English model reads capitalised German
-        nouns as names. A paragraph too short to tell takes the email's language; when that
-        cannot be told either, the model is trusted (masking too much is the safe side).
+        A line needs the model only when it has a capitalised word that is neither a common
+        word, a greeting or job title of the allow list, a month or weekday, a word of a name
+        the rules found elsewhere in the email, nor inside an ``explained`` span (a kept
+        business value, a detection): elsewhere there is no name left for it to find.
+        A paragraph in a language the model does not know is skipped: an English model reads
+        capitalised German nouns as names. A paragraph too short to tell takes the email's
+        language; when that cannot be told either, the model is trusted.
         """
         segments: list[tuple[int, int]] = []
-        for match in _PARAGRAPH.finditer(text):
-            paragraph = match.group(0)
-            if not _CAPITALISED.search(paragraph):
+        for paragraph in _PARAGRAPH.finditer(text):
+            lines = [
+                line.span()
+                for line in _LINE.finditer(text, paragraph.start(), paragraph.end())
+                if self._has_name_cue(text, line.start(), line.end(), explained, named)
+            ]
+            if not lines:
                 continue
-            language = self._guess(paragraph) or email_language
-            if language is None or language in self._ner_languages:
-                segments.append(match.span())
+            language = self._guess(paragraph.group(0)) or email_language
+            if language is not None and language not in self._ner_languages:
+                continue
+            for start, end in lines:  # neighbouring lines go to the model together
+                if segments and text[segments[-1][1] : start].strip() == "":
+                    segments[-1] = (segments[-1][0], end)
+                else:
+                    segments.append((start, end))
         return segments
+
+    def _has_name_cue(
+        self, text: str, start: int, end: int, explained: list[tuple[int, int]], named: set[str]
+    ) -> bool:
+        for word in _CAPITALISED.finditer(text, start, end):
+            folded = _CONTRACTION.sub("", word.group(0).casefold())
+            if folded in self._no_name_cue or folded in named:
+                continue
+            if any(s <= word.start() and word.end() <= e for s, e in explained):
+                continue
+            return True
+        return False
 
     def _propagate(
         self,
