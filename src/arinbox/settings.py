@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from arinbox.domain.errors import ConfigError
@@ -18,6 +18,29 @@ def project_root() -> Path:
     An editable install or a source checkout finds it beside ``src/``; ``ARINBOX_DATA_ROOT`` overrides.
     """
     return Path(__file__).resolve().parents[2]
+
+
+class LlmSettings(BaseModel):
+    """The LLM intent classifier (``ARINBOX_LLM__*``); used when ``classifier_engine`` is llm or hybrid."""
+
+    provider: Literal["openai", "azure"] = "openai"  # "openai" also means any OpenAI-compatible server
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None  # an OpenAI-compatible server, e.g. http://127.0.0.1:8001/v1
+    api_key: SecretStr | None = None  # or api_key_file; else OPENAI_API_KEY / AZURE_OPENAI_API_KEY
+    api_key_file: Path | None = None
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    azure_api_version: str = "2024-10-21"
+    structured_output: Literal["json_schema", "function_calling"] = "json_schema"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)  # transport retries (timeouts, 429, 5xx) by the client
+    output_retries: int = Field(default=1, ge=0)  # new requests after an answer that breaks the schema
+    max_email_tokens: int = Field(default=1500, ge=50)  # the masked text is cut to this many tokens
+    # token budgets of one process (per UTC day, and in all); 0: no limit. Past one the embedded result stands.
+    daily_token_budget: int = Field(default=0, ge=0)
+    total_token_budget: int = Field(default=0, ge=0)
+    hybrid_threshold: float = Field(default=0.8, ge=0, le=1)  # hybrid asks the LLM below this confidence
+    prompt_file: Path | None = None  # default: data_root/agents/prompts/classify.md
 
 
 class Settings(BaseSettings):
@@ -38,6 +61,8 @@ class Settings(BaseSettings):
     vault_key_file: Path = Path(".arinbox-vault.key")
     dispute_owner: str = "ar-disputes"
     company_name: str = "Brightwater Industrial Supply Ltd."
+    classifier_engine: Literal["embedded", "llm", "hybrid"] = "embedded"
+    llm: LlmSettings = LlmSettings()
 
     @property
     def policy_path(self) -> Path:

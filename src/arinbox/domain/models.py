@@ -132,6 +132,7 @@ class Classification(Frozen):
     scores: dict[str, float] = Field(default_factory=dict)
     rule: str | None = None  # a structural rule that decided, if any
     cues: list[str] = Field(default_factory=list)  # phrase-cue groups found (agents/intent_cues.yaml)
+    rationale: str | None = None  # an LLM engine's one-sentence reason, kept for the trace
 
 
 class Money(Frozen):

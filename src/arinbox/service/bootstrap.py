@@ -15,6 +15,7 @@ from arinbox.agents.graph import build_graph
 from arinbox.agents.propose import Proposer
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.connectors.folder import FolderOutbox
+from arinbox.domain.ports import Classifier
 from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.masking.engine import build_analyzer
 from arinbox.masking.masker import PresidioMasker, load_allow_list
@@ -76,6 +77,17 @@ class App:
         return PresidioMasker(analyzer, allow_list=load_allow_list(root / "masking" / "allow_list.yaml"))
 
     @cached_property
+    def classifier(self) -> Classifier:
+        root = self.settings.data_root
+        embedded = embedded_classifier(root / "agents" / "training", root / "agents" / "intent_cues.yaml")
+        engine = self.settings.classifier_engine
+        if engine == "embedded":
+            return embedded
+        from arinbox.agents.llm_classifier import build_llm_classifier  # langchain-openai only when asked
+
+        return build_llm_classifier(embedded, self.settings.llm, engine, root)
+
+    @cached_property
     def deps(self) -> Deps:
         root = self.settings.data_root
         return Deps(
@@ -83,8 +95,7 @@ class App:
             ledger=self.ledger,
             refs=LedgerRefs.load(self.ledger, (self.settings.company_name,)),
             masker=self.masker,
-            classifier=embedded_classifier(root / "agents" / "training",
-                                           root / "agents" / "intent_cues.yaml"),
+            classifier=self.classifier,
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
             policy=self.policy,
             outbox=FolderOutbox(self.settings.outbox_dir),
