@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -68,3 +69,17 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         vault_key=SecretStr(Fernet.generate_key().decode()),
         vault_key_file=tmp_path / "vault.key",
     )
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    """A real Dovecot on loopback for the whole session (``scripts/system-deps.sh`` installs it);
+    each test takes a user of its own with ``dovecot.new_user()``."""
+    from tests.support.dovecot import Dovecot
+
+    server = Dovecot()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

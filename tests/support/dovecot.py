@@ -7,6 +7,7 @@ creates, and the server's folder is made reachable for it.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -18,10 +19,13 @@ import string
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
 
+from arinbox.connectors.config import ImapMailboxConfig
 from tests.support.certs import make_certificates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +42,7 @@ def free_port() -> int:
 class Dovecot:
     host = "127.0.0.1"
 
-    def __init__(self, base: Path | None = None) -> None:
+    def __init__(self, base: Path | None = None, pool: int = 300) -> None:
         # as root the server's own user must reach the folder: a fresh 0755 folder, not pytest's 0700 one
         self.base = base or Path(tempfile.mkdtemp(prefix="arinbox-dovecot-"))
         self.base.chmod(0o755)
@@ -53,7 +57,8 @@ class Dovecot:
         else:
             self.user, self.uid, self.gid = pwd.getpwuid(os.geteuid()).pw_name, os.geteuid(), os.getegid()
         self.group = grp.getgrgid(self.gid).gr_name
-        self.users: dict[str, str] = {}
+        self.users: dict[str, str] = {f"u{i:03d}": f"pw-{i:03d}-{uuid.uuid4().hex[:8]}" for i in range(pool)}
+        self._handed_out: set[str] = set()
         (self.base / "home").mkdir(exist_ok=True)
         self._chown(self.base / "home")
         self.conf = self.base / "dovecot.conf"
@@ -71,10 +76,6 @@ class Dovecot:
         passwd.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
         passwd.chmod(0o644)
 
-    def add_user(self, name: str, password: str) -> None:
-        """A mailbox user; the passwd file is read on every login, so this works while running."""
-        self.users[name] = password
-        self._write_passwd()
 
     # --- process ---------------------------------------------------------------------------
 
@@ -98,22 +99,37 @@ class Dovecot:
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot is not listening on {self.imap_port}: {self.log()}")
 
+    def _children(self) -> list[int]:
+        """This instance's service processes (``dovecot-<instance>/imap`` ...): they can outlive the
+        master for a while, keeping client connections open across a "restart"."""
+        prefix = f"dovecot-arinbox-test-{self.imap_port}/".encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    if (proc / "cmdline").read_bytes().startswith(prefix):
+                        pids.append(int(proc.name))
+                except OSError:
+                    continue
+        return pids
+
     def stop(self) -> None:
         try:
             pid = int(self._pid_file.read_text().strip())
         except (OSError, ValueError):
             return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
+        children = self._children()
+        for p in (pid, *children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        for p in (pid, *children):
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(p, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
         # the listeners close with the master; wait until the port is really free for a restart
         while time.monotonic() < deadline:
             try:
@@ -143,7 +159,11 @@ class Dovecot:
 
     def client(self, user: str) -> IMAPClient:
         c = IMAPClient(self.host, port=self.imaps_port, ssl=True, ssl_context=self.ssl_context(), timeout=30)
-        c.login(user, self.users[user])
+        try:
+            c.login(user, self.users[user])
+        except Exception:
+            c.shutdown()
+            raise
         return c
 
     def deliver(self, user: str, folder: str, raw: bytes) -> None:
@@ -161,3 +181,21 @@ class Dovecot:
             uids = c.search("ALL")
             data = c.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
             return {uid: (d[b"BODY[]"], tuple(d[b"FLAGS"])) for uid, d in data.items()}
+
+    def new_user(self) -> str:
+        """A fresh mailbox user (its own maildir), so tests never see each other's mail. Taken from
+        users written before the start: Dovecot may miss a passwd file changed twice in one second."""
+        name = next(u for u in self.users if u not in self._handed_out)
+        self._handed_out.add(name)
+        return name
+
+    def mailbox_config(self, user: str, secrets: Path, **overrides: Any) -> ImapMailboxConfig:
+        """An IMAP mailbox of ``user`` over TLS trusting the test CA; the password in a secret file."""
+        secret = secrets / f"{user}.password"
+        secret.write_text(self.users.get(user, "not-the-password"))
+        fields: dict[str, Any] = {
+            "kind": "imap", "name": f"imap-{user}", "address": f"{user}@example.com", "host": self.host,
+            "port": self.imaps_port, "security": "tls", "ca_file": self.ca_file, "username": user,
+            "password": {"file": secret}, "timeout_s": 10}
+        fields.update(overrides)
+        return ImapMailboxConfig.model_validate(fields)
