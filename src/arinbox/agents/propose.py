@@ -100,8 +100,10 @@ class Proposer:
         # a short payment explained by a deduction, not one whose rest is promised for later
         deduction = (ex.dispute_reason is not None or Intent.DISPUTE in cls.secondary
                      or bool(ex.invoice_deductions)) and "promise" not in cls.cues
+        # "paid half today, the rest on the 30th": the short payment is announced, not unexplained
+        rest_promised = "promise" in cls.cues and "paid" in cls.cues
         m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
-                  facts.open_invoices, deduction, ex.invoice_discounts, ex.invoice_deductions)
+                  facts.open_invoices, deduction or rest_promised, ex.invoice_discounts, ex.invoice_deductions)
         out.signals.extend(m.signals)
         if not m.allocations:
             out.review_reason = "; ".join(m.evidence) or "no allocation found"
@@ -114,7 +116,7 @@ class Proposer:
                      "allocations": [a.model_dump(mode="json") for a in m.allocations]},
             evidence=m.evidence,
         ))
-        if deduction and m.short_paid:
+        if deduction and m.short_paid:  # not when the rest is promised: that is no dispute
             for number, short in m.short_paid.items():
                 self._open_dispute(out, facts, number, short, ex.dispute_reason or DisputeReason.OTHER, 0.8,
                                    ["short payment with a deduction reason"])
@@ -137,7 +139,10 @@ class Proposer:
             out.review_reason = "the dispute names no invoice of this customer"
             return
         reason = ex.dispute_reason or DisputeReason.OTHER
-        confidence = 0.9 if ex.dispute_reason else 0.7
+        # one invoice and a contested amount within it make a clear case even when the reason is not
+        # one of ours ("other" goes to the owner all the same); several invoices or no amount are less sure
+        stated = ex.amount is not None and len(invoices) == 1 and ex.amount.amount <= invoices[0].amount
+        confidence = (0.9 if ex.dispute_reason else 0.85) if stated else (0.85 if ex.dispute_reason else 0.7)
         if len(invoices) > 1:
             confidence = min(confidence, 0.8)
         for inv in invoices[:3]:

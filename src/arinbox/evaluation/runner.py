@@ -3,6 +3,7 @@ labelled email run through the real graph under the policy, then scored."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -55,9 +56,17 @@ def orders_as_order_numbers(labels: list[Label], ledger: SqlLedger) -> list[Labe
 
 
 def run_eval(corpus: Path, base: Settings, policy_file: Path | None = None,
-             on_progress: Callable[[int, int], None] | None = None) -> Report:
+             on_progress: Callable[[int, int], None] | None = None, keep_dir: Path | None = None) -> Report:
+    """Score a labelled corpus through the real graph in a fresh database: a temporary one, or one in
+    ``keep_dir`` (which must not hold one yet) to inspect or backtest afterwards."""
     labels = load_labels(corpus / "labels.jsonl")
-    with tempfile.TemporaryDirectory(prefix="arinbox-eval-") as tmp:
+    if keep_dir is not None:
+        keep_dir.mkdir(parents=True, exist_ok=True)
+        if (keep_dir / "eval.sqlite").exists():
+            raise ConfigError(f"{keep_dir / 'eval.sqlite'} exists: keep each evaluation in a new folder")
+    with contextlib.ExitStack() as stack:
+        tmp = str(keep_dir) if keep_dir is not None else stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="arinbox-eval-"))
         settings = base.model_copy(update={
             "database_url": f"sqlite:///{Path(tmp) / 'eval.sqlite'}", "checkpoint_url": "",
             "outbox_dir": Path(tmp) / "outbox", "vault_key": SecretStr(Fernet.generate_key().decode()),
