@@ -43,6 +43,19 @@ class LlmSettings(BaseModel):
     prompt_file: Path | None = None  # default: data_root/agents/prompts/classify.md
 
 
+class ConsoleSettings(BaseModel):
+    """The web console (``ARINBOX_CONSOLE__*``), served by ``arinbox serve``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # signs session cookies; in development a key file is created beside the database
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path(".arinbox-console.key")
+    secure_cookies: bool | None = None  # None: Secure cookies in production (served over HTTPS there)
+    session_hours: float = Field(default=12, gt=0)
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARINBOX_", env_nested_delimiter="__", extra="ignore")
 
@@ -63,6 +76,7 @@ class Settings(BaseSettings):
     company_name: str = "Brightwater Industrial Supply Ltd."
     classifier_engine: Literal["embedded", "llm", "hybrid"] = "embedded"
     llm: LlmSettings = LlmSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @property
     def policy_path(self) -> Path:

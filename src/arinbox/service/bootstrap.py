@@ -66,6 +66,10 @@ class App:
     def ledger(self) -> SqlLedger:
         return SqlLedger(self.sessions)
 
+    @property
+    def policy_file(self) -> Path:
+        return self._policy_file
+
     @cached_property
     def policy(self) -> Policy:
         return load_policy(self._policy_file)
