@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements/spacy-model.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/arinbox demo --no-serve
+	$(BIN)/arinbox demo
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -29,4 +29,4 @@ test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) arinbox.sqlite* arinbox.checkpoints.sqlite* .arinbox-vault.key outbox
+	rm -rf $(VENV) arinbox.sqlite* arinbox.checkpoints.sqlite* .arinbox-vault.key .arinbox-console.key outbox

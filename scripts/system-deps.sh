@@ -21,6 +21,9 @@ need_pkg() {  # need_pkg COMMAND PACKAGE...
 PATH="$PATH:/usr/sbin"  # where Debian puts the dovecot binary
 need_pkg dovecot dovecot-imapd
 
+# Chromium: the web console's browser tests drive Debian's build through Playwright.
+need_pkg chromium chromium
+
 # PostgreSQL: the suite runs every database test on it as well as on SQLite.
 PGHOST=${ARINBOX_TEST_PG_HOST:-127.0.0.1}
 PGPORT=${ARINBOX_TEST_PG_PORT:-5432}

@@ -411,8 +411,6 @@ def demo(
     """Import the demo ledger, ingest the demo mailbox, process it, and show what happened."""
     from arinbox.ledger.csv_import import import_ledger
 
-    if not no_serve:
-        err.print("the web console is not part of this version yet: running with --no-serve")
     settings = get_settings()
     samples = settings.data_root / "connectors" / "samples"
     with _app(settings) as a:
@@ -428,6 +426,41 @@ def demo(
         a.deps  # load the models before the progress bar starts  # noqa: B018
         _process(a)
         show_summary(a)
+        if not no_serve:
+            _serve_demo(a)
+
+
+def _serve_demo(a: Any) -> None:
+    """A fresh password for the demo users at each start, printed with the console's address."""
+    import secrets
+
+    from arinbox.service.users import set_password
+    from arinbox.web.server import serve
+
+    password = secrets.token_urlsafe(9)
+    for name, _ in DEMO_USERS:
+        set_password(a.sessions, name, password)
+    console = a.settings.console
+    out.print(f"\nweb console: [bold]http://{console.host}:{console.port}[/bold]  log in as "
+              + ", ".join(n for n, _ in DEMO_USERS) + f" with the demo password [bold]{password}[/bold]"
+              "  (Ctrl+C stops it)")
+    serve(a, host=console.host, port=console.port, warm_up=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: ARINBOX_CONSOLE__HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: ARINBOX_CONSOLE__PORT, 8000)")] = None,
+    certfile: Annotated[Path | None, typer.Option(help="TLS certificate: serve HTTPS (cookies then Secure)")] = None,
+    keyfile: Annotated[Path | None, typer.Option(help="TLS private key for --certfile")] = None,
+) -> None:
+    """Serve the web console: approval queue, emails and traces, audit, policy, KPIs and the JSON API."""
+    from arinbox.web.server import serve as run_server
+
+    settings = get_settings()
+    with _app(settings) as a:
+        run_server(a, host=host or settings.console.host, port=port or settings.console.port,
+                   certfile=str(certfile) if certfile else None, keyfile=str(keyfile) if keyfile else None)
 
 
 DEMO_USERS = (("demo-clerk", "clerk"), ("demo-approver", "approver"), ("demo-auditor", "auditor"))

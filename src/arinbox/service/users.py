@@ -74,6 +74,17 @@ def add_user(sessions: sessionmaker[Session], username: str, role: str, password
         return _info(user)
 
 
+def set_password(sessions: sessionmaker[Session], username: str, password: str) -> None:
+    """Give an existing user a (new) console password."""
+    if not password:
+        raise ArinboxError("an empty password is not a password")
+    with sessions.begin() as s:
+        user = s.scalar(select(m.User).where(m.User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.password_hash = hash_password(password)
+
+
 def get_user(sessions: sessionmaker[Session], username: str) -> UserInfo:
     """The active user of that name; an unknown or disabled user is an error naming the fix."""
     with sessions() as s:
