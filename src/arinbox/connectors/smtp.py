@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arinbox.connectors.config import ImapMailboxConfig, SmtpConfig
 from arinbox.connectors.folder import render_mail, reply_message_id
 from arinbox.connectors.imap import SentCopy, tls_context
-from arinbox.domain.errors import ArinboxError, ConfigError
+from arinbox.domain.errors import ArinboxError, ConfigError, ServiceUnavailable
 from arinbox.domain.ports import OutgoingMail
 from arinbox.persistence import models as m
 
@@ -34,7 +34,7 @@ UNSENT = b"$arinbox-unsent"
 SEEN = b"\\Seen"
 
 
-class ReplySendError(ArinboxError):
+class ReplySendError(ServiceUnavailable):
     """The SMTP server refused the reply or could not be reached; it was not sent and may be retried."""
 
 
@@ -53,6 +53,8 @@ class SentCopies(Protocol):
 
     def delete(self, uid: int) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class _Uncertain(Exception):
     """The connection broke after the message data went out: the server may have accepted it."""
@@ -69,6 +71,10 @@ class SmtpOutbox:
         self.sessions = sessions
         self.sent = sent
         self._password: str | None = None
+
+    def close(self) -> None:
+        if self.sent is not None:
+            self.sent.close()
 
     # --- the outgoing_messages row ------------------------------------------------------------
 
@@ -218,11 +224,13 @@ class SmtpOutbox:
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({mail.to: (code, text)})
             try:
-                smtp.data(raw)  # raises SMTPDataError when the server answers with a refusal
-            except smtplib.SMTPResponseException:
+                code, text = smtp.data(raw)
+            except smtplib.SMTPResponseException:  # refused before the message was handed over
                 raise
             except (smtplib.SMTPException, OSError) as e:
                 raise _Uncertain(f"the connection broke after the message was handed over ({_smtp_text(e)})") from e
+            if code != 250:  # the server answered, and refused: nothing was accepted
+                raise smtplib.SMTPDataError(code, text)
         finally:
             try:
                 smtp.quit()
