@@ -124,7 +124,7 @@ def load_bench_emails(corpus: Path) -> list[BenchEmail]:
     for index, (email, raw, pii, keep) in enumerate(originals):
         quoted: list[tuple[ParsedEmail, bytes]] = []
         size, step = len(email.body), 1
-        while size < TARGET_CHARS and step < len(originals):
+        while size + 400 < TARGET_CHARS and step < len(originals):  # stop near, not past, the size
             earlier, earlier_raw, earlier_pii, earlier_keep = originals[(index + 7 * step) % len(originals)]
             quoted.append((earlier, earlier_raw))
             pii, keep = pii + earlier_pii, keep + earlier_keep
@@ -134,7 +134,11 @@ def load_bench_emails(corpus: Path) -> list[BenchEmail]:
         # attachments of the original stay with it: the reply is plain text plus the same files
         parsed = parsed.model_copy(update={"attachments": email.attachments})
         texts, scored = mask_node_texts(parsed)
-        emails.append(BenchEmail(texts, scored, sorted(set(pii)), sorted(set(keep))))
+        # a quoted email brings its body only: values of its subject or attachments are not there
+        present = "\n".join(texts[i] for i in scored).casefold()
+        emails.append(BenchEmail(
+            texts, scored, sorted({v for v in pii if v.casefold() in present}),
+            sorted({v for v in keep if v.casefold() in present})))
     return emails
 
 

@@ -29,6 +29,7 @@ NER_ENTITY_MAPPING = {"PERSON": "PERSON", "PER": "PERSON"}
 NER_SCORE = 0.85
 
 _WORD = re.compile(r"[\w'’]+")
+_QUOTE_MARKERS = re.compile(r"^[ \t]*>[ \t>]*", re.MULTILINE)
 
 
 def nlp_configuration(model_name: str) -> dict[str, object]:
@@ -84,9 +85,12 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
     def find_names(self, texts: Sequence[str], language: str = "en") -> list[list[Span]]:
         """The model's PERSON entities in each text, all texts in one ``nlp.pipe`` batch."""
         nlp = self.get_nlp(language)
+        # quote markers ("> ") hide a name at the start of a quoted line from the model; blanks of
+        # the same length keep every offset
+        unquoted = (_QUOTE_MARKERS.sub(lambda m: " " * len(m.group(0)), text) for text in texts)
         return [
             [ent for ent in doc.ents if NER_ENTITY_MAPPING.get(ent.label_) == "PERSON"]
-            for doc in nlp.pipe(texts)
+            for doc in nlp.pipe(unquoted)
         ]
 
     def no_entities(self, language: str = "en") -> NlpArtifacts:

@@ -55,8 +55,9 @@ DEFAULT_KEEP_PATTERNS: tuple[str, ...] = (
     # dates: "2026-11-15", "15.11.2026", "11/15/2026", "15/11/26"
     r"(?<![\d.\-])\d{4}-\d{2}-\d{2}(?![\d\-])",
     r"(?<![\d./])\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})(?![\d./])",
-    # document numbers with a letter or year prefix: "INV-2026-004512", "Inv-3133", "2026-002318"
-    r"(?i:\b[A-Z]{2,5}-\d[\dA-Z]*(?:-[\dA-Z]+)*\b)",
+    # document numbers with a letter or year prefix: "INV-2026-004512", "Inv-3133", "PDR-VIR-2026-10-0211",
+    # "2026-002318"
+    r"(?i:\b[A-Z]{2,5}(?:-[A-Z]{2,5}){0,2}-\d[\dA-Z]*(?:-[\dA-Z]+)*\b)",
     r"(?<![\d\-])(?:19|20)\d{2}-\d{4,8}(?![\d\-])",
     # a reference right after its label: "PO 4500123456", "Rechnung Nr. 2026-4512", "pedido 88123"
     r"(?i:\b(?:invoices?|inv|rechnung(?:en)?|rg|factures?|facturas?|credit[ \t]+notes?|credit[ \t]+memos?"
@@ -259,13 +260,18 @@ class PresidioMasker:
             [(offset + start, offset + end) for offset, piece in plan for start, end in hole_of[piece]]
             for plan in plans
         ]
-        # A value found in one text is masked wherever else it appears in the email.
+        # A value found in one text is masked wherever else it appears in the email, and so is
+        # each word of a name ("Declan" once "Declan Murphy" signed the quoted message).
         known: dict[tuple[str, str], float] = {}
         for text, spans in zip(texts, detected, strict=True):
             for span in spans:
                 value = text[span.start : span.end]
                 if len(value) >= _MIN_PROPAGATE:
                     known.setdefault((span.entity, value), span.score)
+                if span.entity == "PERSON":
+                    for word in _LETTERS.findall(value):
+                        if len(word) >= 3 and word.istitle() and word.casefold() not in self._no_name_cue:
+                            known.setdefault((span.entity, word), span.score)
         final = [
             _resolve_overlaps(spans + self._propagate(text, known, text_holes))
             for text, spans, text_holes in zip(texts, detected, holes, strict=True)
