@@ -24,7 +24,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from arinbox.connectors.config import ImapMailboxConfig
-from arinbox.domain.errors import ArinboxError, ConfigError
+from arinbox.domain.errors import ConfigError, ServiceUnavailable
 from arinbox.domain.ports import RawMail, SyncState
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ CONNECTION_ERRORS = (OSError, IMAPClientAbortError)
 IDLE_LIMIT_S = 29 * 60  # RFC 2177: re-issue IDLE before servers drop an idle client (30 min)
 
 
-class ImapUnavailableError(ArinboxError):
+class ImapUnavailableError(ServiceUnavailable):
     """The server could not be reached, even after reconnecting with backoff."""
 
 

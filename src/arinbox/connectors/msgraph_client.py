@@ -18,7 +18,7 @@ import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 from arinbox.connectors.config import GraphMailboxConfig
-from arinbox.domain.errors import ArinboxError, ConfigError
+from arinbox.domain.errors import ConfigError, ServiceUnavailable
 
 # The identity platform's own failures: worth a later retry, unlike a refused credential.
 _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error"}
@@ -27,7 +27,7 @@ _RETRY_STATUSES = {429, 503, 504}
 _MAILBOX_ERRORS = {"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "MailboxNotHostedInExchangeOnline"}
 
 
-class GraphError(ArinboxError):
+class GraphError(ServiceUnavailable):
     """Graph or the identity platform failed or could not be reached; a later poll may succeed."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

@@ -7,6 +7,8 @@
     ├── RemittanceFormatError  a remittance file (CSV, XLSX, PDF, camt, X12, BAI2, NACHA) is malformed
     │   └── UnreadableDocument encrypted, over a size limit: noted on the email, never a crash
     ├── LedgerError            a ledger write was refused (over-application, wrong customer, ...)
+    ├── ServiceUnavailable     an outside system (mail server, Graph, SMTP, an LLM) failed for now:
+    │                          the work item waits and is retried, nothing is lost or done twice
     ├── NotFoundError          an id given on the command line does not exist
     └── PermissionDenied       the acting user's role may not do this (policy approvers, four eyes)
 
@@ -52,3 +54,7 @@ class NotFoundError(ArinboxError):
 
 class PermissionDenied(ArinboxError):
     pass
+
+
+class ServiceUnavailable(ArinboxError):
+    """Retrying later may succeed; raise it only where a retry is safe (idempotent by key)."""

@@ -19,11 +19,12 @@ from sqlalchemy import select
 from arinbox.agents.context import Deps
 from arinbox.agents.nodes import masked_text
 from arinbox.agents.state import EmailState
-from arinbox.domain.errors import ArinboxError, NotFoundError
+from arinbox.domain.errors import ArinboxError, NotFoundError, ServiceUnavailable
 from arinbox.persistence import models as m
 
 Graph = CompiledStateGraph[EmailState, Deps, EmailState, EmailState]
-RUNNABLE = ("pending", "processing")
+RUNNABLE = ("pending", "processing", "retry")
+MAX_ATTEMPTS = 5  # an email whose outside system keeps failing goes to a person after this many runs
 
 
 def thread_config(work_item_id: int) -> RunnableConfig:
@@ -68,6 +69,13 @@ class Processor:
                 self.graph.invoke(None, config, context=self.deps, durability="sync")
             elif not snap.values:
                 self.graph.invoke({"work_item_id": work_item_id}, config, context=self.deps, durability="sync")
+        except ServiceUnavailable as e:
+            # the checkpoint stays before the failed node: the next run resumes there, and effects
+            # already made are idempotent by key, so a retry never doubles one
+            with self.deps.sessions() as s:
+                attempts = s.get(m.WorkItem, work_item_id).attempts  # type: ignore[union-attr]
+            status = "retry" if attempts < MAX_ATTEMPTS else "failed"
+            return self._finish(work_item_id, status, None, error=f"{e} (attempt {attempts} of {MAX_ATTEMPTS})")
         except ArinboxError as e:
             return self._finish(work_item_id, "failed", None, error=str(e))
         except Exception as e:  # a bug must not stop the queue; the email stays stored and visible
@@ -83,8 +91,10 @@ class Processor:
             ap = s.scalar(select(m.Approval).where(m.Approval.work_item_id == work_item_id))
             if ap is None or ap.status == "pending":
                 return None
+            role = s.scalar(select(m.User.role).where(m.User.username == ap.approver))
             return {"decision": "approve" if ap.status == "approved" else "reject", "approver": ap.approver,
-                    "reason": ap.reason, "edits": (ap.edits or {})}
+                    "role": role, "tier": ap.tier, "reason": ap.reason, "edits": (ap.edits or {}),
+                    "edited_by": ap.edited_by}
 
     def _finish(self, work_item_id: int, status: str, values: dict[str, Any] | None, *,
                 elapsed_ms: float | None = None, error: str | None = None) -> str:
