@@ -16,6 +16,7 @@ from starlette.responses import Response
 from arinbox.domain.errors import ArinboxError, NotFoundError, PermissionDenied
 from arinbox.web.console import Console
 from arinbox.web.pages import render
+from arinbox.web.params import BadParameter
 from arinbox.web.routes import api, audit, emails, kpis, login, policy, queue
 from arinbox.web.security import (
     EVERYONE,
@@ -65,7 +66,8 @@ def _install_error_pages(web: FastAPI) -> None:
         return _problem(request, 403, str(exc))
 
     async def arinbox_error(request: Request, exc: Exception) -> Response:
-        status = 404 if isinstance(exc, NotFoundError) else 403 if isinstance(exc, PermissionDenied) else 409
+        status = (404 if isinstance(exc, NotFoundError) else 403 if isinstance(exc, PermissionDenied)
+                  else 400 if isinstance(exc, BadParameter) else 409)
         return _problem(request, status, str(exc))
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -87,7 +87,7 @@ def compute_series(s: Session, since: dt.date | None, now: dt.datetime | None = 
     reason = m.Approval.request["rule_id"].as_string()
     held = (select(reason, func.count()).join(m.WorkItem, m.WorkItem.id == m.Approval.work_item_id)
             .where(*scope).group_by(reason))
-    exceptions: Counter[str] = Counter({str(r or "(no rule)"): n for r, n in s.execute(held).tuples()})
+    exceptions: Counter[str] = Counter({str(r or "(no rule)"): n for r, n in s.execute(held)})
     failed = s.scalar(select(func.count()).select_from(m.WorkItem).where(*scope, m.WorkItem.status == "failed"))
     if failed:
         exceptions["processing failed"] += failed

@@ -14,6 +14,10 @@ from arinbox.web.queue_query import SORTS, TIERS, QueueFilter, Sort
 MAX_PAGE = 100_000
 
 
+class BadParameter(ArinboxError):
+    """A query parameter that cannot be read (HTTP 400)."""
+
+
 def _text(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name, "").strip()
     return value or None
@@ -22,14 +26,14 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
 def _page(params: Mapping[str, str]) -> int:
     raw = _text(params, "page") or "1"
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ArinboxError(f"page must be a whole number from 1, not {raw!r}")
+        raise BadParameter(f"page must be a whole number from 1, not {raw!r}")
     return int(raw)
 
 
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
     value = _text(params, name)
     if value is not None and value not in allowed:
-        raise ArinboxError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        raise BadParameter(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
 
 
@@ -40,9 +44,9 @@ def queue_filter(params: Mapping[str, str], page_size: int) -> QueueFilter:
         amount = Decimal(min_amount) if min_amount else None
         hours = float(min_age) if min_age else None
     except (InvalidOperation, ValueError):
-        raise ArinboxError(f"min_amount and min_age_hours must be numbers, not {min_amount or min_age!r}") from None
+        raise BadParameter(f"min_amount and min_age_hours must be numbers, not {min_amount or min_age!r}") from None
     if (amount is not None and not amount.is_finite()) or (hours is not None and not 0 <= hours < 1e6):
-        raise ArinboxError("min_amount and min_age_hours must be finite, non-negative numbers")
+        raise BadParameter("min_amount and min_age_hours must be finite, non-negative numbers")
     sort = _choice(params, "sort", SORTS) or "oldest"
     return QueueFilter(intent=_text(params, "intent"), tier=_choice(params, "tier", TIERS),
                        customer=_text(params, "customer"), min_amount=amount, min_age_hours=hours,
@@ -62,4 +66,4 @@ def since_date(params: Mapping[str, str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ArinboxError(f"since must be a date (YYYY-MM-DD), not {value!r}") from None
+        raise BadParameter(f"since must be a date (YYYY-MM-DD), not {value!r}") from None
