@@ -384,6 +384,24 @@ def bench_masking(
         out.print(bench.render(result, corpus), markup=False, soft_wrap=True)
 
 
+@bench_app.command("reading")
+def bench_reading(
+    emails: Annotated[int, typer.Option(help="How many emails to classify and extract (the corpus repeated)")] = 2000,
+    corpus: Annotated[Path | None, typer.Option(help="A labelled corpus (default: agents/evals/dev)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """The embedded classify-and-extract stage on already-masked text, one core: emails/s, p50/p95."""
+    from arinbox.bench import reading as bench
+
+    settings = get_settings()
+    corpus = corpus or settings.data_root / "agents" / "evals" / "dev"
+    result = bench.run(corpus, settings, emails)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
+    else:
+        out.print(bench.render(result, corpus), markup=False, soft_wrap=True)
+
+
 @app.command("eval")
 def eval_(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder (labels.jsonl, emails/, ledger/)")],

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from arinbox.agents.classifier import structural_auto_reply
@@ -58,3 +60,13 @@ def test_bad_cue_pattern_names_file_line_and_field(tmp_path: Path) -> None:
     bad.write_text("promise:\n  - '(unclosed'\n")
     with pytest.raises(ConfigError, match=r"cues.yaml: line 1: .*promise: pattern '\(unclosed' does not compile"):
         embedded_classifier(TRAINING, bad)
+
+
+def test_the_single_text_path_computes_what_sklearn_computes() -> None:
+    clf = embedded_classifier(TRAINING, CUES)
+    texts = [json.loads(line)["text"] for line in (TRAINING / "intents.jsonl").read_text().splitlines()[::40]]
+    texts += ["", "Rechnung <PERSON_1> Überweisung 4.830,00 €", "ÀÉÎÕÜ ñ ß"]
+    features = [clf._features(t) for t in texts]
+    expected = clf._model.decision_function(clf._vectorizer.transform(features))
+    got = np.array([clf._linear.logits(f) for f in features])
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)

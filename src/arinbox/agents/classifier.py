@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import RootModel, field_validator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -91,6 +93,53 @@ def structural_auto_reply(email: ParsedEmail) -> str | None:
 
 
 
+class LinearTextModel:
+    """The fitted feature union and regression evaluated on one text without sklearn's per-call input
+    validation and sparse-matrix assembly, which cost ~2.7 ms of the ~3 ms a single-email ``transform``
+    took. Same arithmetic as ``TfidfVectorizer``/``CountVectorizer`` (counts, binary or sublinear tf,
+    idf, L2 norm per block) followed by ``decision_function``; a test holds it to sklearn's output."""
+
+    def __init__(self, union: FeatureUnion, model: LogisticRegression) -> None:
+        weights = np.ascontiguousarray(model.coef_.T)  # features x classes
+        self._intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self._blocks: list[tuple[Callable[[str], list[str]], dict[str, int], Any, bool, bool, Any, Any]] = []
+        offset = 0
+        for _name, vec in union.transformer_list:
+            size = len(vec.vocabulary_)
+            tfidf = isinstance(vec, TfidfVectorizer)
+            self._blocks.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_ if tfidf else None, vec.binary,
+                                 tfidf and vec.sublinear_tf, vec.norm if tfidf else None,
+                                 weights[offset:offset + size]))
+            offset += size
+        if offset != weights.shape[0]:
+            raise ValueError("the feature union and the regression disagree on the number of features")
+
+    def logits(self, text: str) -> NDArray[np.float64]:
+        z = self._intercept.copy()
+        for analyzer, vocabulary, idf, binary, sublinear, norm, weights in self._blocks:
+            counts: dict[int, int] = {}
+            for token, n in Counter(analyzer(text)).items():  # counted in C, looked up once per distinct token
+                i = vocabulary.get(token)
+                if i is not None:
+                    counts[i] = n
+            if not counts:
+                continue
+            idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if binary:
+                tf[:] = 1.0
+            if sublinear:
+                tf = np.log(tf) + 1.0
+            if idf is not None:
+                tf *= idf[idx]
+            if norm == "l2":
+                tf /= np.sqrt(tf @ tf)
+            elif norm is not None:
+                raise ValueError(f"unsupported norm {norm!r}")
+            z += tf @ weights[idx]
+        return z
+
+
 class EmbeddedClassifier:
     name = "embedded-tfidf-lr"
 
@@ -110,6 +159,7 @@ class EmbeddedClassifier:
         with threadpool_limits(limits=1):
             x = self._vectorizer.fit_transform([self._features(t) for t in texts])
             self._model = self._fit(x, y)
+            self._linear = LinearTextModel(self._vectorizer, self._model)
             self.classes: list[str] = [str(c) for c in self._model.classes_]
             # The vocabulary is fitted once; only the regression is refitted per fold (that is the cost).
             self.temperature = 1.0 if calibration_folds < 2 else fit_temperature(
@@ -156,18 +206,21 @@ class EmbeddedClassifier:
             texts.append(text)
             labels.append(intent)
 
-    def _features(self, text: str) -> str:
-        text = strip_signature(text)
-        found = self.cues(text)
+    def _features(self, text: str, cues_of_text: list[str] | None = None) -> str:
+        """``cues_of_text``: the cues of ``text`` when the caller has them (reused if no signature is cut)."""
+        stripped = strip_signature(text)
+        found = cues_of_text if cues_of_text is not None and stripped == text else self.cues(stripped)
+        text = stripped
         tokens = " ".join(f"cue{name.replace('_', '')}" for name in found)
         return f"{normalise(text)} {tokens}" if tokens else normalise(text)
 
     def language(self, text: str) -> str:
         return self._language(_PLACEHOLDER.sub(" ", text))
 
-    def probabilities(self, masked_text: str) -> tuple[dict[str, float], dict[str, float]]:
+    def probabilities(self, masked_text: str, cues: list[str] | None = None) -> tuple[dict[str, float],
+                                                                                    dict[str, float]]:
         """Calibrated and raw class probabilities of one masked text."""
-        logits = self._model.decision_function(self._vectorizer.transform([self._features(masked_text)]))[0]
+        logits = self._linear.logits(self._features(masked_text, cues))
         cal = calibrated(logits, self.temperature)
         raw = calibrated(logits, 1.0)
         return ({c: float(p) for c, p in zip(self.classes, cal, strict=True)},
@@ -176,7 +229,7 @@ class EmbeddedClassifier:
     def classify(self, email: ParsedEmail, masked_text: str) -> Classification:
         language = self.language(masked_text)
         cues = self.cues(masked_text)
-        probs, raw = self.probabilities(masked_text)
+        probs, raw = self.probabilities(masked_text, cues)
         scores = {c: round(p, 4) for c, p in probs.items()}
         rule = structural_auto_reply(email)
         if rule is not None:

@@ -35,8 +35,11 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _GAP = "..."
 
 
+@lru_cache(maxsize=256)  # each email's text is folded once per phrase list: reason, cue, weak, signal
 def fold(text: str) -> str:
     """Lower-case and strip accents one character at a time, so offsets stay valid."""
+    if text.isascii():
+        return text.lower()  # ASCII lower-cases one character to one character, nothing to strip
     out: list[str] = []
     for ch in text:
         low = ch.lower()
