@@ -5,6 +5,8 @@ Built once by ``service.bootstrap``; nodes never reach for module globals.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,11 +43,28 @@ class LedgerRefs:
         return cls(customers, invoices, orders, ReferenceIndex.build(customers, invoices, orders), sorted(terms))
 
 
+class LiveLedgerRefs:
+    """LedgerRefs that follow the ledger: reloaded when an import has bumped the ledger's revision,
+    so a long-running service resolves references a new import added without a restart."""
+
+    def __init__(self, ledger: Ledger, revision: Callable[[], int], own_names: tuple[str, ...] = ()) -> None:
+        self._ledger, self._revision, self._own_names = ledger, revision, own_names
+        self._lock = threading.Lock()
+        self._loaded: tuple[int, LedgerRefs] | None = None
+
+    def __call__(self) -> LedgerRefs:
+        rev = self._revision()
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != rev:
+                self._loaded = (rev, LedgerRefs.load(self._ledger, self._own_names))
+            return self._loaded[1]
+
+
 @dataclass(frozen=True)
 class Deps:
     sessions: sessionmaker[Session]
     ledger: Ledger
-    refs: LedgerRefs
+    refs_source: Callable[[], LedgerRefs]
     masker: Masker
     classifier: Classifier
     proposer: Proposer
@@ -55,3 +74,7 @@ class Deps:
     mailbox_address: str
     dispute_owner: str
     company_name: str
+
+    @property
+    def refs(self) -> LedgerRefs:
+        return self.refs_source()

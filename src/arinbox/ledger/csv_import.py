@@ -146,6 +146,21 @@ def _check_references(
             raise ImportRowError("invoices.csv", rowno, "due_date", "before issue_date")
 
 
+def bump_revision(s: Session) -> None:
+    """Tell running processes that the ledger's customers, numbering or names may have changed."""
+    row = s.get(m.LedgerRevision, 1, with_for_update=True)
+    if row is None:
+        s.add(m.LedgerRevision(id=1, revision=1))
+    else:
+        row.revision += 1
+
+
+def ledger_revision(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        row = s.get(m.LedgerRevision, 1)
+        return row.revision if row else 0
+
+
 def import_ledger(directory: Path, sessions: sessionmaker[Session]) -> ImportResult:
     customers = read_rows(directory / "customers.csv", CustomerRow)
     invoices = read_rows(directory / "invoices.csv", InvoiceRow)
@@ -162,4 +177,5 @@ def import_ledger(directory: Path, sessions: sessionmaker[Session]) -> ImportRes
             s.merge(m.Invoice(**i.model_dump()))
         for o in orders:
             s.merge(m.Order(**o.model_dump()))
+        bump_revision(s)
     return ImportResult(len(customers), len(invoices), len(orders))

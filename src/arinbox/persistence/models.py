@@ -125,6 +125,15 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class LedgerRevision(Base):
+    """Bumped by every ledger import: long-running processes reload the ledger's numbering when it moves."""
+
+    __tablename__ = "ledger_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)  # a single row, id 1
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class MailboxSyncState(Base):
     """Durable cursors of a mailbox adapter: IMAP UIDVALIDITY/last UID per folder, Graph delta links."""
 

@@ -10,12 +10,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arinbox.agents.classifier import EmbeddedClassifier
-from arinbox.agents.context import Deps, LedgerRefs
+from arinbox.agents.context import Deps, LiveLedgerRefs
 from arinbox.agents.graph import build_graph
 from arinbox.agents.propose import Proposer
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.connectors.folder import FolderOutbox
 from arinbox.domain.ports import Classifier
+from arinbox.ledger.csv_import import ledger_revision
 from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.masking.engine import build_analyzer
 from arinbox.masking.masker import PresidioMasker, load_allow_list
@@ -97,7 +98,8 @@ class App:
         return Deps(
             sessions=self.sessions,
             ledger=self.ledger,
-            refs=LedgerRefs.load(self.ledger, (self.settings.company_name,)),
+            refs_source=LiveLedgerRefs(self.ledger, lambda: ledger_revision(self.sessions),
+                                       (self.settings.company_name,)),
             masker=self.masker,
             classifier=self.classifier,
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
