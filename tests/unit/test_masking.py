@@ -429,3 +429,84 @@ def test_fake_masker_masks_emails_and_phones_with_stable_placeholders() -> None:
     assert second.text == "Again: <EMAIL_ADDRESS_1>, ops@example.com"
     assert first.mapping == {"<EMAIL_ADDRESS_1>": "tom@example.com", "<PHONE_NUMBER_1>": "+49 171 2345678"}
     assert rehydrate(first.text, first.mapping) == "Write to tom@example.com or call +49 171 2345678."
+
+
+# --- business numbers are never bank, card or routing numbers --------------------------------
+
+
+def _numbers(length: int) -> list[str]:
+    # spread over the digit space, checksum-valid ones included (one number in ten passes Luhn)
+    repeated = [(str(seed) * length)[:length] for seed in range(1, 10)]
+    return repeated + [str(7 ** (seed + length))[-length:] for seed in range(10, 25)]
+
+
+@pytest.mark.parametrize("length", range(6, 18))
+def test_invoice_and_po_numbers_of_every_length_survive(masker: PresidioMasker, length: int) -> None:
+    for number in _numbers(length):
+        if number[0] == "0":
+            continue
+        texts = [
+            f"Invoice {number} is paid.",
+            f"Remittance for {number}, bank transfer sent today.",
+            f"Re: {number}",
+            f"We paid PO {number} and order {number} by ACH to your account.",
+        ]
+        for text in texts:
+            assert number in mask_one(masker, text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "entity"),
+    [
+        ("ABA routing: 091000019", "091000019", "ABA_ROUTING_NUMBER"),
+        ("Please wire to routing 0210-0002-1 from now on.", "0210-0002-1", "ABA_ROUTING_NUMBER"),
+        ("EIN: 12-3456789", "12-3456789", "US_EIN"),
+        ("Card 4111 1111 1111 1111 expires 09/28.", "4111 1111 1111 1111", "CREDIT_CARD"),
+        ("Charge the visa 4111111111111111 please.", "4111111111111111", "CREDIT_CARD"),
+        ("Call 07700 900 771 or the office.", "07700 900 771", "PHONE_NUMBER"),
+        ("o llamar al 942 55 07 30.", "942 55 07 30", "PHONE_NUMBER"),
+    ],
+)
+def test_bank_tax_card_and_phone_values_with_their_checks(
+    masker: PresidioMasker, text: str, value: str, entity: str
+) -> None:
+    result = masker.mask([text])[0]
+
+    assert result.mapping == {f"<{entity}_1>": value}
+
+
+def test_a_routing_number_whose_checksum_fails_is_left_alone(masker: PresidioMasker) -> None:
+    assert mask_one(masker, "Routing number 123456789 was on the old form.") == (
+        "Routing number 123456789 was on the old form."
+    )
+
+
+# --- one analysis per stretch of text --------------------------------------------------------
+
+
+def test_the_newest_message_inside_the_body_is_analysed_once(
+    masker: PresidioMasker, analyzer: AnalyzerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest = "Hi Tom,\n\nDeclan cancelled order BAE-0962 yesterday.\n\nBest regards,\nMaria Gonzalez"
+    quoted = "\n\nOn Mon, 2 Nov 2026, Helen Okafor <h.okafor@example.com> wrote:\n> Martin,\n>\n> Paid today."
+    analysed: list[str] = []
+    analyze = analyzer.analyze
+
+    def spy(text: str, *args: Any, **kwargs: Any) -> Any:
+        analysed.append(text)
+        return analyze(text, *args, **kwargs)
+
+    monkeypatch.setattr(analyzer, "analyze", spy)
+    subject, first, body = masker.mask(["Order BAE-0962", newest, newest + quoted])
+
+    assert analysed.count(newest) == 1 and all(newest not in text for text in analysed if text != newest)
+    assert body.text.startswith(first.text)
+    for value in ["Tom", "Declan", "Maria Gonzalez", "Helen Okafor", "h.okafor@example.com", "Martin"]:
+        assert value not in body.text
+    assert "BAE-0962" in subject.text and "BAE-0962" in body.text
+
+
+def test_a_name_at_the_start_of_a_quoted_line_is_found(masker: PresidioMasker) -> None:
+    text = "Thanks.\n\n> Hi,\n>\n> Declan cancelled our order BAE-0962 (SO-26-10176) with your sales office."
+
+    assert "Declan" not in mask_one(masker, text)

@@ -15,6 +15,8 @@ import tldextract
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.nlp_engine import NlpEngine
 from presidio_analyzer.predefined_recognizers import (
+    AbaRoutingRecognizer,
+    CreditCardRecognizer,
     EmailRecognizer,
     UkNinoRecognizer,
 )
@@ -28,8 +30,9 @@ from arinbox.yaml_files import load_yaml_model
 # (invoice and PO numbers); the e-mail one validates through a suffix list fetched online; the
 # phone one parses every digit run of an email (amounts, invoice numbers) once per region with
 # libphonenumber, a third of the masking time, where the phone shapes of recognizers.yaml
-# (international, US, UK, DE, FR, ES and anything after a phone label) find the same numbers.
-REPLACED_PREDEFINED = ("UsBankRecognizer", "EmailRecognizer", "PhoneRecognizer")
+# (international, US, UK, DE, FR, ES and anything after a phone label) find the same numbers;
+# the card one takes any Luhn-valid digit run for a card.
+REPLACED_PREDEFINED = ("UsBankRecognizer", "EmailRecognizer", "PhoneRecognizer", "CreditCardRecognizer")
 
 _FRAGMENT_REF = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 
@@ -46,6 +49,45 @@ class OfflineEmailRecognizer(EmailRecognizer):
         # A known public suffix confirms the address; an unknown one (a new or private top-level
         # domain) keeps the pattern's own score rather than dropping the match.
         return True if self._extract(pattern_text).fqdn else None
+
+
+class AbaRoutingNumberRecognizer(AbaRoutingRecognizer):
+    """US ABA routing numbers, only where the checksum holds.
+
+    Presidio's shapes (nine digits, or 4-4-1 with dashes) score too low to mask without a context
+    word such as "routing" or "ABA" nearby; right after a routing label they score high. A
+    number whose checksum fails is never a routing number, so a nine-digit PO number is safe.
+    """
+
+    LABELLED = (
+        r"\b(?:routing|aba|rtn|ach[ \t]+routing|transit)(?:[ \t]+(?:no|nr|number|\#))?\.?[ \t]*[:#]?[ \t]*"
+        r"\K\d{4}-?\d{4}-?\d(?![\d\-])"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            patterns=[Pattern("ABA routing number after its label", self.LABELLED, 0.6), *self.PATTERNS],
+            name="AbaRoutingNumberRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
+        # Presidio scores every valid checksum 1.0, but one nine-digit number in ten passes it:
+        # a valid checksum only keeps the pattern's score, and context or a label decides.
+        return None if super().validate_result(pattern_text) else False
+
+
+class GroupedCreditCardRecognizer(CreditCardRecognizer):
+    """Payment cards by Luhn checksum, trusted alone only when written in groups.
+
+    One digit run in ten passes Luhn, so a bare 13-19 digit run (an invoice or PO number) keeps
+    the weak pattern score and needs a card word nearby; "4111 1111 1111 1111" is a card.
+    """
+
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
+        # None keeps the pattern's score (Presidio's contract; its annotation says bool)
+        if not super().validate_result(pattern_text):
+            return False
+        return True if re.search(r"\d[ \-]\d", pattern_text) else None
 
 
 # --- EU VAT identifiers -----------------------------------------------------------------------
@@ -276,6 +318,8 @@ def build_registry(nlp_engine: NlpEngine, recognizers_file: Path | None) -> Reco
     registry.add_recognizer(OfflineEmailRecognizer())
     registry.add_recognizer(UkNinoRecognizer(supported_language="en"))
     registry.add_recognizer(VatIdRecognizer())
+    registry.add_recognizer(AbaRoutingNumberRecognizer())
+    registry.add_recognizer(GroupedCreditCardRecognizer())
     if recognizers_file is not None:
         for recognizer in load_yaml_recognizers(recognizers_file):
             registry.add_recognizer(recognizer)
