@@ -8,26 +8,23 @@ masked texts the way the graph calls them, repeated to the requested number of e
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
-from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
 from arinbox.agents.calibration import Reliability, reliability
 from arinbox.agents.classifier import EmbeddedClassifier
 from arinbox.agents.context import LedgerRefs
 from arinbox.agents.extract import extract
+from arinbox.bench.corpus import corpus_app
 from arinbox.domain.errors import ConfigError, MailParseError
 from arinbox.domain.models import Intent, ParsedEmail
 from arinbox.evaluation.labels import load_labels
-from arinbox.ledger.csv_import import import_ledger
 from arinbox.mail.parse import parse_email
-from arinbox.service.bootstrap import App, embedded_classifier
+from arinbox.service.bootstrap import embedded_classifier
 from arinbox.settings import Settings
 
 
@@ -77,31 +74,26 @@ class ReadingBench:
 def mask_corpus(corpus: Path, base: Settings) -> MaskedCorpus:
     """Mask every labelled email of ``corpus`` with its own ledger's keep list, as the mask node does."""
     labels = load_labels(corpus / "labels.jsonl")
-    with tempfile.TemporaryDirectory(prefix="arinbox-bench-") as tmp:
-        settings = base.model_copy(update={
-            "database_url": f"sqlite:///{Path(tmp) / 'bench.sqlite'}", "checkpoint_url": "",
-            "vault_key": SecretStr(Fernet.generate_key().decode())})
-        with App(settings) as app:
-            import_ledger(corpus / "ledger", app.sessions)
-            refs = LedgerRefs.load(app.ledger, (settings.company_name,))
-            emails = []
-            for label in labels:
-                path = corpus / label.file
-                if not path.is_file():
-                    raise ConfigError(f"{corpus / 'labels.jsonl'}: {label.file} does not exist")
-                try:
-                    parsed = parse_email(path.read_bytes())
-                except MailParseError:
-                    continue  # the graph stores it as failed; there is nothing to read
-                attachments = [a.text or "" for a in parsed.attachments]
-                masked = app.masker.mask([parsed.subject, parsed.newest, *attachments], refs.keep_terms)
-                subject, newest = masked[0].text, masked[1].text
-                structure = parsed.model_copy(update={"subject": subject, "sender_name": "", "body": "",
-                                                      "newest": "", "attachments": []})
-                emails.append(MaskedEmail(
-                    label.file, label.intent, structure, f"{subject}\n{newest}",
-                    "\n".join([subject, newest, *(r.text for r in masked[2:] if r.text)])))
-    return MaskedCorpus(emails, refs, settings.company_name)
+    with corpus_app(corpus, base) as app:
+        refs = LedgerRefs.load(app.ledger, (base.company_name,))
+        emails = []
+        for label in labels:
+            path = corpus / label.file
+            if not path.is_file():
+                raise ConfigError(f"{corpus / 'labels.jsonl'}: {label.file} does not exist")
+            try:
+                parsed = parse_email(path.read_bytes())
+            except MailParseError:
+                continue  # the graph stores it as failed; there is nothing to read
+            attachments = [a.text or "" for a in parsed.attachments]
+            masked = app.masker.mask([parsed.subject, parsed.newest, *attachments], refs.keep_terms)
+            subject, newest = masked[0].text, masked[1].text
+            structure = parsed.model_copy(update={"subject": subject, "sender_name": "", "body": "",
+                                                  "newest": "", "attachments": []})
+            emails.append(MaskedEmail(
+                label.file, label.intent, structure, f"{subject}\n{newest}",
+                "\n".join([subject, newest, *(r.text for r in masked[2:] if r.text)])))
+    return MaskedCorpus(emails, refs, base.company_name)
 
 
 def read_one(classifier: EmbeddedClassifier, corpus: MaskedCorpus, item: MaskedEmail) -> None:
