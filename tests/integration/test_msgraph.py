@@ -5,6 +5,7 @@ msal, requests and TLS verification run unchanged; only the server is local (tes
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from arinbox.connectors.fake import InMemorySyncState
 from arinbox.connectors.msgraph import KEY_PROPERTY, GraphMailbox, GraphOutbox
 from arinbox.connectors.msgraph_client import GraphClient, GraphError
 from arinbox.domain.errors import ConfigError
-from arinbox.domain.ports import OutgoingMail, SyncState
+from arinbox.domain.ports import OutgoingAttachment, OutgoingMail, SyncState
 from arinbox.persistence import models as m
 from arinbox.persistence.sync_state import SqlSyncState
 from arinbox.service.bootstrap import App
@@ -371,3 +372,37 @@ def test_no_second_reply_after_a_crash(graph: tuple[FakeGraph, Path], tmp_path: 
     assert fake.sent[0].internet_message_id == f"<{sent_id}>"
     assert fake.drafts_created == 1
     assert fake.calls("POST", "/send") == 1
+
+
+PDF = OutgoingAttachment("INV-101.pdf", "application/pdf", b"%PDF-1.4 invoice copy")
+CSV = OutgoingAttachment("statement.csv", "text/csv", b"invoice,open\r\nINV-101,10.00\r\n")
+
+
+@pytest.mark.parametrize("original", ["m1@customer.example", "elsewhere@customer.example"])
+def test_attachments_go_on_the_draft_once(graph: tuple[FakeGraph, Path], tmp_path: Path, settings: Settings,
+                                          original: str) -> None:
+    fake, _ = graph
+    fake.deliver(mail(1))
+    config = make_config(graph, tmp_path, reply_mode="send")
+    with_files = dataclasses.replace(reply(in_reply_to=original), attachments=(PDF, CSV))
+
+    def die(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if resp.request.method == "POST" and (resp.url or "").endswith("/attachments"):
+            raise Crash  # the first file is on the draft, the process dies before the second
+
+    with App(settings) as app:
+        client = GraphClient(config)
+        if original == "m1@customer.example":
+            client.http.hooks["response"].append(die)
+            with pytest.raises(Crash):
+                GraphOutbox(config, app.sessions, client=client).send(with_files)
+        client.close()
+        outbox = GraphOutbox(config, app.sessions)
+        outbox.send(with_files)
+        outbox.send(with_files)
+        outbox.close()
+    [out] = fake.sent
+    assert fake.attachment_bytes(out) == {"INV-101.pdf": PDF.data, "statement.csv": CSV.data}
+    assert fake.drafts_created == 1 and fake.calls("POST", "/send") == 1
+    # createReply drafts get them by POST; a MIME draft carries them in its MIME already
+    assert fake.calls("POST", "/attachments") == (2 if original == "m1@customer.example" else 0)

@@ -4,6 +4,7 @@ send across a crash and a retry, a refusal retried later, the Sent copy in a rea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arinbox.connectors.config import ImapMailboxConfig
 from arinbox.connectors.imap import ImapConnection, ImapSentFolder
 from arinbox.connectors.smtp import UNSENT, ReplySendError, ReplyUncertainError, SmtpOutbox
-from arinbox.domain.ports import OutgoingMail
+from arinbox.domain.ports import OutgoingAttachment, OutgoingMail
 from arinbox.persistence import models as m
 from arinbox.service.bootstrap import App
 from arinbox.settings import Settings
@@ -73,6 +74,17 @@ def test_threaded_reply_from_the_mailbox_address_sent_once(sink: SmtpSink, sessi
     row = _row(sessions)
     assert (row.status, row.attempts, row.message_id, outbox.was_sent(REPLY.idempotency_key)) == (
         "sent", 1, message_id, True)
+
+
+def test_attachments_travel_in_the_mime(sink: SmtpSink, sessions: sessionmaker[Session]) -> None:
+    pdf = OutgoingAttachment("INV-1001.pdf", "application/pdf", b"%PDF-1.4\n\x00\xff binary")
+    csv = OutgoingAttachment("statement-C1.csv", "text/csv", "invoice;Fällig\r\nINV-1001;1.250,00\r\n".encode())
+    SmtpOutbox(_config(sink), sessions).send(replace(REPLY, attachments=(pdf, csv)))
+    [got] = sink.received
+    msg = got.message
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == REPLY.body  # type: ignore[union-attr]
+    files = {a.get_filename(): (a.get_content_type(), a.get_payload(decode=True)) for a in msg.iter_attachments()}
+    assert files == {"INV-1001.pdf": ("application/pdf", pdf.data), "statement-C1.csv": ("text/csv", csv.data)}
 
 
 def test_crash_after_the_smtp_transaction_is_never_resent(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.policy
 import itertools
 import json
 import re
@@ -61,6 +62,7 @@ class Message:
     categories: list[str] = field(default_factory=list)
     extended: dict[str, str] = field(default_factory=dict)
     in_reply_to: str | None = None  # the original's internetMessageId, for replies
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # fileAttachment JSON (name, bytes)
     arrived: int = 0  # sequence number when it entered its folder
     changed: int = 0
 
@@ -319,6 +321,8 @@ class FakeGraph:
         if method == "POST" and action == "move":
             self._touch(m, self._folder_by_ref(json.loads(body)["destinationId"]).id)
             return 201, self._message_json(m), {}
+        if action == "attachments" and len(parts) == 2:
+            return self._attachments(m, method, body)
         if method == "POST" and action == "createReply":
             return 201, self._message_json(self._create_reply(m, json.loads(body or b"{}"))), {}
         if method == "POST" and action == "send":
@@ -329,6 +333,27 @@ class FakeGraph:
             self.sent.append(m)
             return 202, None, {}
         raise GraphError(400, "BadRequest", f"unsupported message call {method} {action}")
+
+    def _attachments(self, m: Message, method: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        if method == "GET":
+            return 200, {"value": [{k: v for k, v in a.items() if k != "contentBytes"} for a in m.attachments]}, {}
+        if method != "POST":
+            raise GraphError(405, "MethodNotAllowed", "")
+        if not m.is_draft:
+            raise GraphError(400, "ErrorInvalidOperation", "Attachments can be added to a draft only.")
+        given = json.loads(body)
+        if given.get("@odata.type") != "#microsoft.graph.fileAttachment":
+            raise GraphError(400, "BadRequest", "only file attachments are supported here")
+        data = base64.b64decode(given["contentBytes"], validate=True)
+        a = {"id": self._new_id("AAMkAtt"), "name": given["name"], "contentType": given.get("contentType"),
+             "size": len(data), "contentBytes": given["contentBytes"]}
+        m.attachments.append(a)
+        self._touch(m)
+        return 201, {k: v for k, v in a.items() if k != "contentBytes"}, {}
+
+    def attachment_bytes(self, m: Message) -> dict[str, bytes]:
+        """A message's attachments by name, decoded."""
+        return {str(a["name"]): base64.b64decode(a["contentBytes"]) for a in m.attachments}
 
     def _filter(self, flt: str) -> list[Message]:
         if (p := _PROPERTY_FILTER.match(flt)) is not None:
@@ -351,11 +376,15 @@ class FakeGraph:
         if not headers.get("content-type", "").startswith("text/plain"):
             raise GraphError(400, "BadRequest", "only MIME drafts are supported here")
         mime = base64.b64decode(body, validate=True)
-        msg = email.message_from_bytes(mime)
-        text = msg.get_payload(decode=True) if not msg.is_multipart() else b""
+        msg = email.message_from_bytes(mime, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        part = msg.get_body(("plain",))
+        files = [{"id": self._new_id("AAMkAtt"), "name": a.get_filename(), "contentType": a.get_content_type(),
+                  "size": len(data := a.get_payload(decode=True)), "contentBytes": base64.b64encode(data).decode()}
+                 for a in msg.iter_attachments()]
         return self._draft(mime=mime, internet_message_id=str(msg["Message-ID"] or make_msgid()),
                            subject=str(msg["Subject"] or ""), to=[a for _, a in getaddresses([str(msg["To"] or "")])],
-                           body_text=text.decode() if isinstance(text, bytes) else "",
+                           body_text=part.get_content() if part is not None else "", attachments=files,
                            in_reply_to=str(msg["In-Reply-To"]) if msg["In-Reply-To"] else None)
 
     def _create_reply(self, original: Message, request: dict[str, Any]) -> Message:

@@ -79,6 +79,9 @@ def render_mail(mail: OutgoingMail, linesep: str = "\n") -> bytes:
         msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
     msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: tells the customer's autoresponder not to answer
     msg.set_content(mail.body)
+    for a in mail.attachments:
+        maintype, _, subtype = a.content_type.partition("/")
+        msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename=a.filename)
     return msg.as_bytes(policy=msg.policy.clone(linesep=linesep))
 
 

@@ -296,11 +296,27 @@ class GraphOutbox:
             draft = found  # an earlier attempt created it and stopped short of sending
         else:
             return "sent", found  # an earlier attempt sent it
+        self._attach(str(draft["id"]), mail)
         if self.config.reply_mode == "draft":
             return "drafted", draft
         self._client.check(self._client.request("POST", f"{_message_path(str(draft['id']))}/send"),
                            f"send reply {mail.idempotency_key}")
         return "sent", draft
+
+    def _attach(self, draft_id: str, mail: OutgoingMail) -> None:
+        """Files go on the draft before it is sent. The draft's list is read first, so an attempt that
+        died half-way through (or a MIME draft that carries them already) gets no second copy."""
+        if not mail.attachments:
+            return
+        path = f"{_message_path(draft_id)}/attachments"
+        have = {str(a.get("name")) for a in self._client.json(
+            "GET", path, "list the reply's attachments", params={"$select": "name"}).get("value", [])}
+        for a in mail.attachments:
+            if a.filename in have:
+                continue
+            self._client.json("POST", path, f"attach {a.filename}", json={
+                "@odata.type": "#microsoft.graph.fileAttachment", "name": a.filename,
+                "contentType": a.content_type, "contentBytes": base64.b64encode(a.data).decode("ascii")})
 
     def _messages(self, flt: str) -> list[dict[str, Any]]:
         body = self._client.json("GET", "/messages", "look up a message",

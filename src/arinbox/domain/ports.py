@@ -59,6 +59,15 @@ class SyncState(Protocol):
 
 
 @dataclass(frozen=True)
+class OutgoingAttachment:
+    """A file sent with a reply (an invoice copy, a statement), rendered from the ledger at send time."""
+
+    filename: str
+    content_type: str  # "application/pdf", "text/csv"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMail:
     idempotency_key: str
     to: str
@@ -67,6 +76,7 @@ class OutgoingMail:
     body: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    attachments: tuple[OutgoingAttachment, ...] = ()
 
 
 class Outbox(Protocol):
