@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck system-deps clean
+.PHONY: demo test lint typecheck system-deps clean bench-imap
 
 $(STAMP): pyproject.toml requirements/spacy-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+bench-imap: $(STAMP) system-deps
+	$(BIN)/python benchmarks/imap_ingest.py --messages 5000 --json
 
 clean:
 	rm -rf $(VENV) arinbox.sqlite* arinbox.checkpoints.sqlite* .arinbox-vault.key .arinbox-console.key outbox

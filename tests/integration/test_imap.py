@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
+from arinbox.connectors.config import ImapMailboxConfig
 from arinbox.connectors.fake import InMemorySyncState
 from arinbox.connectors.imap import ImapConnection, ImapMailbox, parse_source_key
 from arinbox.domain.errors import ConfigError
@@ -170,3 +171,26 @@ def test_starttls_and_certificate_checks(dovecot: Any, tmp_path: Path) -> None:
     untrusted = dovecot.mailbox_config(user, tmp_path, ca_file=None)
     with pytest.raises(ConfigError, match=r"TLS certificate of 127\.0\.0\.1 not trusted"):
         list(ImapMailbox(untrusted, InMemorySyncState()).fetch())
+
+
+def test_xoauth2_logs_in_with_the_access_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    class Client:  # records what the adapter asks of imapclient; Dovecot here has no OAuth2 issuer
+        def __init__(self, host: str, **kw: Any) -> None:
+            calls.append(("connect", host, str(kw["port"]), str(kw["ssl"])))
+
+        def oauth2_login(self, user: str, token: str) -> None:
+            calls.append(("oauth2_login", user, token))
+
+        def login(self, user: str, password: str) -> None:
+            calls.append(("login", user, password))
+
+    (tmp_path / "token").write_text("eyJ.access.token\n")
+    config = ImapMailboxConfig.model_validate({
+        "kind": "imap", "name": "o365", "address": "ar@example.com", "host": "outlook.office365.com",
+        "username": "ar@example.com", "auth": "xoauth2", "oauth2_token": {"file": tmp_path / "token"}})
+    monkeypatch.setattr("arinbox.connectors.imap.IMAPClient", Client)
+    ImapConnection(config).client()
+    assert calls == [("connect", "outlook.office365.com", "993", "True"),
+                     ("oauth2_login", "ar@example.com", "eyJ.access.token")]

@@ -178,6 +178,7 @@ class _Cursor:
     saved_uid: int  # what SyncState holds
     pending: deque[int] = field(default_factory=deque)  # handed out, in UID order, not yet in the prefix
     acked: set[int] = field(default_factory=set)
+    batch_end: int = 0  # the last UID of the batch being handed out
 
 
 class ImapMailbox:
@@ -253,6 +254,7 @@ class ImapMailbox:
                 for i in range(0, len(uids), self.batch_size):
                     batch = uids[i:i + self.batch_size]
                     bodies = self.conn.run(partial(self._fetch_batch, folder=folder, cursor=cursor, uids=batch))
+                    cursor.batch_end = max(bodies, default=batch[-1])
                     for uid in batch:
                         if uid in bodies:
                             cursor.pending.append(uid)
@@ -274,7 +276,8 @@ class ImapMailbox:
             cursor.last_uid = cursor.pending.popleft()
             cursor.acked.discard(cursor.last_uid)
         # one durable write per batch, not per message: a lagging cursor only re-offers stored mail
-        if not cursor.pending or cursor.last_uid - cursor.saved_uid >= self.batch_size:
+        if (not cursor.pending and cursor.last_uid >= cursor.batch_end) or \
+                cursor.last_uid - cursor.saved_uid >= self.batch_size:
             self._save(folder, cursor)
 
     def _save(self, folder: str, cursor: _Cursor) -> None:
