@@ -128,6 +128,10 @@ def compile_phrase(phrase: str) -> re.Pattern[str]:
         parts.append(body + (r"\w*" if stem else "") + r"[^\w\n]+")
     pattern = "".join(parts)
     pattern = pattern[: -len(r"[^\w\n]+")]  # no separator after the last word
+    if re.match(r"\w", pattern):
+        # Same matches as a leading (?<!\w), which would stop the regex engine from scanning for the
+        # first letter (~15x slower): after that letter, "not two word characters behind" says the same.
+        return re.compile(pattern[0] + r"(?<!\w\w)" + pattern[1:] + r"(?!\w)")
     return re.compile(r"(?<!\w)" + pattern + r"(?!\w)")
 
 
