@@ -402,6 +402,23 @@ def bench_reading(
         out.print(bench.render(result, corpus), markup=False, soft_wrap=True)
 
 
+@app.command("eval-masking")
+def eval_masking(
+    file: Annotated[Path, typer.Argument(help="presidio-research InputSample .json or arinbox masking .jsonl")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Per-entity precision, recall and F2 of the masker on span-labelled texts, and the keep rate."""
+    from arinbox.masking.scoring import load_samples, render, score_masking, to_json
+
+    samples = load_samples(file)
+    with _app() as a:
+        score = score_masking(a.masker, samples)
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(score), indent=2) + "\n")
+    else:
+        out.print(render(score), markup=False, soft_wrap=True)
+
+
 @app.command("eval")
 def eval_(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder (labels.jsonl, emails/, ledger/)")],

@@ -247,6 +247,35 @@ class PresidioMasker:
 
     def mask(self, texts: Sequence[str], keep: Sequence[str] = ()) -> list[MaskResult]:
         texts = list(texts)
+        final = self._spans(texts, keep)
+        # Placeholders are numbered per entity type in order of first appearance in the email.
+        placeholders: dict[tuple[str, str], str] = {}
+        mapping: dict[str, str] = {}
+        numbers: Counter[str] = Counter()
+        masked: list[tuple[str, Counter[str]]] = []
+        for text, spans in zip(texts, final, strict=True):
+            counts: Counter[str] = Counter()
+            parts: list[str] = []
+            cursor = 0
+            for span in spans:
+                value = text[span.start : span.end]
+                key = (span.entity, _normalise(span.entity, value))
+                if key not in placeholders:
+                    numbers[span.entity] += 1
+                    placeholders[key] = f"<{span.entity}_{numbers[span.entity]}>"
+                    mapping[placeholders[key]] = value
+                counts[span.entity] += 1
+                parts += [text[cursor : span.start], placeholders[key]]
+                cursor = span.end
+            parts.append(text[cursor:])
+            masked.append(("".join(parts), counts))
+        return [MaskResult(text=t, mapping=dict(mapping), entities=dict(counts)) for t, counts in masked]
+
+    def find(self, texts: Sequence[str], keep: Sequence[str] = ()) -> list[list[tuple[int, int, str]]]:
+        """Where ``mask`` would put placeholders: (start, end, entity) per text, in order."""
+        return [[(s.start, s.end, s.entity) for s in spans] for spans in self._spans(list(texts), keep)]
+
+    def _spans(self, texts: list[str], keep: Sequence[str]) -> list[list[_Span]]:
         email_language = self._guess("\n\n".join(texts))
         keep_literal = _literal_finder(keep)
         # Each distinct stretch of text is analysed once: the newest message is usually part of
@@ -280,29 +309,7 @@ class PresidioMasker:
             _resolve_overlaps(spans + self._propagate(text, known, text_holes))
             for text, spans, text_holes in zip(texts, detected, holes, strict=True)
         ]
-
-        # Placeholders are numbered per entity type in order of first appearance in the email.
-        placeholders: dict[tuple[str, str], str] = {}
-        mapping: dict[str, str] = {}
-        numbers: Counter[str] = Counter()
-        masked: list[tuple[str, Counter[str]]] = []
-        for text, spans in zip(texts, final, strict=True):
-            counts: Counter[str] = Counter()
-            parts: list[str] = []
-            cursor = 0
-            for span in spans:
-                value = text[span.start : span.end]
-                key = (span.entity, _normalise(span.entity, value))
-                if key not in placeholders:
-                    numbers[span.entity] += 1
-                    placeholders[key] = f"<{span.entity}_{numbers[span.entity]}>"
-                    mapping[placeholders[key]] = value
-                counts[span.entity] += 1
-                parts += [text[cursor : span.start], placeholders[key]]
-                cursor = span.end
-            parts.append(text[cursor:])
-            masked.append(("".join(parts), counts))
-        return [MaskResult(text=t, mapping=dict(mapping), entities=dict(counts)) for t, counts in masked]
+        return final
 
     def _keep_spans(self, text: str, keep_literal: re.Pattern[str] | None) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
