@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 WIDTH, HEIGHT = 640, 220
 PAD_LEFT, PAD_BOTTOM, PAD_TOP = 48, 44, 16
+LABEL_CHARS = 38  # longer labels of horizontal bars are cut (the full text is the tooltip)
 
 
 def _svg(body: list[str], title: str, height: int = HEIGHT) -> Markup:
@@ -30,7 +31,7 @@ def bars(values: Sequence[tuple[str, float]], title: str, fmt: Callable[[float],
     top = max(v for _, v in values) or 1
     inner_w, inner_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
     step = inner_w / len(values)
-    width = max(2.0, step * 0.7)
+    width = min(64.0, max(2.0, step * 0.7))
     body = [f'<line x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - 8}" y2="{HEIGHT - PAD_BOTTOM}" '
             'class="axis"/>']
     every = max(1, len(values) // 12)  # keep labels readable on long series
@@ -92,7 +93,9 @@ def hbars(values: Sequence[tuple[str, float]], title: str, fmt: Callable[[float]
     for i, (label, value) in enumerate(values):
         y = PAD_TOP + i * row
         w = max(1.0, inner_w * value / top)
-        body.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(label)}</text>'
+        short = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
+        body.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(short)}'
+                    f"<title>{escape(label)}</title></text>"
                     f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" class="bar"/>'
                     f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" class="value">{escape(fmt(value))}</text>')
     return _svg(body, title, height)

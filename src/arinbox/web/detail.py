@@ -129,7 +129,8 @@ def _projected(s: Session, index: int, row: m.ActionRow) -> list[LedgerChange]:
         inv = s.get(m.Invoice, pl.get("invoice", ""))
         before = inv.status if inv else "not in the ledger"
         after = "disputed" if inv and inv.status in ("open", "partially_paid") else before
-        out.append(LedgerChange(label, str(pl.get("invoice")), "status", before, after))
+        if after != before:
+            out.append(LedgerChange(label, str(pl.get("invoice")), "status", before, after))
         out.append(LedgerChange(label, str(pl.get("invoice")), "dispute", "none",
                                 f"{_money(pl.get('amount'))} ({pl.get('reason')})"))
     elif row.kind == "record_promise":
