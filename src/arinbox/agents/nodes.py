@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from arinbox.agents.context import Deps
 from arinbox.agents.extract import extract
+from arinbox.agents.hostile import greeting_name, outside_signals, split_hidden
+from arinbox.agents.lexicon import default_lexicon
 from arinbox.agents.propose import ReplyContext
 from arinbox.agents.reply_check import check_reply
 from arinbox.agents.state import EmailState
@@ -158,12 +160,18 @@ def extract_facts(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     # is read from the masked text, which keeps invoice numbers and amounts
     docs = [a.remittance for a in email.attachments if a.remittance is not None]
     body_table = parse_text_table(state["masked"]["newest"], "body-table")
+    # text hidden in the HTML is not the customer's words: scanned for signals, never read for facts
+    shown, hidden = split_hidden(email.attachments, state["masked"]["attachments"])
     result = extract(
-        masked_text(state, with_attachments=True), email.sender, email.date, cls.language,
+        "\n".join([state["masked"]["subject"], state["masked"]["newest"], *[t for t in shown if t]]),
+        email.sender, email.date, cls.language,
         refs.customers, refs.invoices, refs.orders, refs.index,
         own_names=(deps.company_name,), intent=cls.intent,
         remittance=[*docs, *([body_table] if body_table is not None else [])],
     )
+    extra = outside_signals(hidden, state["masked"]["greeting"], cls.language, default_lexicon(), refs.index)
+    if extra:
+        result = result.model_copy(update={"signals": list(dict.fromkeys([*result.signals, *extra]))})
     _trace(deps, wi, "extract", result.model_dump(mode="json"))
     return {"extraction": result.model_dump(mode="json")}
 
@@ -197,7 +205,7 @@ def propose(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     cls = Classification.model_validate(state["classification"])
     ex = Extraction.model_validate(state["extraction"])
     facts = LedgerFacts.model_validate(state["facts"])
-    greeting = state["masked"]["greeting"] if "@" not in state["masked"]["greeting"] else ""
+    greeting = greeting_name(state["masked"]["greeting"])  # never an instruction written as a display name
     out = deps.proposer.propose(cls, ex, facts, ReplyContext(greeting, cls.language), _email_day(email))
     proposals = [p.model_dump(mode="json") for p in out.proposals]
     for p in out.proposals:

@@ -26,7 +26,9 @@ from email.utils import getaddresses
 
 from arinbox.domain.errors import MailParseError, RemittanceFormatError
 from arinbox.domain.models import Attachment, ParsedEmail
+from arinbox.mail.hidden import HIDDEN_TEXT_NOTE, HIDDEN_TEXT_TYPE, split_hidden
 from arinbox.mail.html import html_to_text, tidy_text
+from arinbox.mail.normalize import normalize_text
 from arinbox.mail.quotes import newest_message
 from arinbox.remittance import read_document
 from arinbox.remittance.archive import is_zip, unpack_zip
@@ -100,9 +102,18 @@ def _parse(raw: bytes) -> ParsedEmail:
     headers = _Headers(msg, notes)
     walk = _Walk()
     walk.visit(msg, 0)
-    body = walk.body()
-    subject = headers.text("subject")
+    # what software reads must be what a person sees: invisible and look-alike characters undone
+    body = _normalized(walk.body(), notes)
+    subject = _normalized(headers.text("subject"), notes)
     sender_name, sender = headers.sender()
+    sender_name = _normalized(sender_name, notes)
+    attachments = [a.model_copy(update={"text": _normalized(a.text, notes)}) if a.text else a
+                   for a in walk.attachments]
+    if walk.hidden:
+        hidden = _normalized("\n".join(walk.hidden), notes)
+        notes.append(f"hidden HTML text: {len(walk.hidden)} element(s) kept apart from the body")
+        attachments.append(Attachment(filename="", content_type=HIDDEN_TEXT_TYPE, size=len(hidden.encode()),
+                                      text=hidden, note=HIDDEN_TEXT_NOTE))
     message_id = headers.message_id("message-id") or _synthetic_message_id(raw, notes)
     references = _MESSAGE_ID.findall(headers.text("references"))
     return ParsedEmail(
@@ -118,9 +129,15 @@ def _parse(raw: bytes) -> ParsedEmail:
         content_types=walk.content_types,
         body=body,
         newest=newest_message(body, subject=subject),
-        attachments=walk.attachments,
+        attachments=attachments,
         defects=_unique([*notes, *headers.defects, *walk.defects]),
     )
+
+
+def _normalized(text: str, notes: list[str]) -> str:
+    fixed, found = normalize_text(text)
+    notes.extend(found)
+    return fixed
 
 
 def _synthetic_message_id(raw: bytes, notes: list[str]) -> str:
@@ -243,6 +260,7 @@ class _Walk:
     content_types: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     wrapped_bodies: list[str] = field(default_factory=list)  # bodies found inside winmail.dat
+    hidden: list[str] = field(default_factory=list)  # HTML text a mail client would not show
 
     def body(self) -> str:
         """The text/plain parts; only when there are none, the HTML parts as text, then a TNEF body."""
@@ -281,7 +299,7 @@ class _Walk:
         if _is_attachment(part):
             self._attachment(part, ctype)
         elif ctype == "text/html":
-            self.html.append(_decode_text(part, self.defects))
+            self.html.append(self._visible(_decode_text(part, self.defects)))
         elif ctype == "text/plain":
             self.plain.append(_decode_text(part, self.defects))
         else:
@@ -325,13 +343,18 @@ class _Walk:
             return
         reading = read_document(data, filename, ctype, text=decoded)
         if ctype == "text/html" and decoded is not None:
-            text: str | None = html_to_text(decoded)
+            text: str | None = html_to_text(self._visible(decoded))
         elif decoded is not None:
             text = tidy_text(decoded)
         else:
             text = tidy_text(reading.text) if reading.text else None
         self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data), text=text,
                                            remittance=reading.doc, note=reading.note))
+
+    def _visible(self, markup: str) -> str:
+        visible, hidden = split_hidden(markup)
+        self.hidden.extend(hidden)
+        return visible
 
     def _add_rendered(self, part: Message, ctype: str, depth: int) -> None:
         """message/rfc822 and delivery reports as readable text (bounces, attached mails).
@@ -364,6 +387,7 @@ class _Walk:
         self.content_types.extend(inner.content_types)
         self.defects.extend(inner.defects)
         self.attachments.extend(inner.attachments)
+        self.hidden.extend(inner.hidden)
 
 
 def _render_message(msg: Message, walk: _Walk) -> str:

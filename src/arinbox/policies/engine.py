@@ -125,7 +125,9 @@ def decide_email(
     rule, reason = "", ""
     if review_reason:
         rule, reason = "review.no_proposal", review_reason
-    elif not proposals and stopping and classification.intent.value != "auto_reply":
+    elif not proposals and stopping and not (classification.intent.value == "auto_reply"
+                                             and classification.confidence >= policy.min_intent_confidence):
+        # a sure auto-reply quoting our own mail is left alone; a doubtful one may be a disguised instruction
         rule, reason = f"signal.{stopping[0]}", "needs-human signal on an email with no action"
     elif any(d.outcome is Outcome.APPROVAL for d in decisions):
         # one person sees the email's whole set of actions rather than half of it running alone
