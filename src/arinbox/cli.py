@@ -478,7 +478,7 @@ def _serve_demo(a: Any) -> None:
     console = a.settings.console
     out.print(f"\nweb console: [bold]http://{console.host}:{console.port}[/bold]  log in as "
               + ", ".join(n for n, _ in DEMO_USERS) + f" with the demo password [bold]{password}[/bold]"
-              "  (Ctrl+C stops it)")
+              "  (Ctrl+C stops it)", soft_wrap=True)
     serve(a, host=console.host, port=console.port, warm_up=False)
 
 
