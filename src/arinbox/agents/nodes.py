@@ -7,6 +7,7 @@ by key, action rows by (email, index), ledger effects and replies by idempotency
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from arinbox.agents.lexicon import default_lexicon
 from arinbox.agents.propose import ReplyContext
 from arinbox.agents.reply_check import check_reply
 from arinbox.agents.state import EmailState
+from arinbox.documents.attach import DocumentRenderer
 from arinbox.domain.errors import LedgerError, MailParseError
 from arinbox.domain.models import (
     ActionKind,
@@ -293,21 +295,26 @@ def _run_action(deps: Deps, wi: int, p: Proposal, state: EmailState) -> dict[str
         w = deps.ledger.record_promise(key, pl["customer_id"], pl["invoices"], Decimal(pl["amount"]),
                                        pl["currency"], dt.date.fromisoformat(pl["promised_date"]))
     else:
-        return _send_reply(deps, wi, key, pl["body"], state)
+        return _send_reply(deps, wi, key, pl, state)
     return {"applied": w.applied, "record": w.record_id, "before": w.before, "after": w.after}
 
 
-def _send_reply(deps: Deps, wi: int, key: str, body: str, state: EmailState) -> dict[str, Any]:
+def _send_reply(deps: Deps, wi: int, key: str, payload: dict[str, Any], state: EmailState) -> dict[str, Any]:
     email = _email(state)
     with deps.sessions() as s:
         entry = s.get(m.VaultEntry, wi)
         mapping = deps.vault.open(entry.ciphertext) if entry else {}
     original = rehydrate(state["masked"]["subject"], mapping)
     subject = original if original.lower().startswith("re:") else f"Re: {original}".strip()
+    # invoice copies and statements come from the ledger now, never from the draft's text
+    files = DocumentRenderer(deps.ledger, deps.company_name, deps.proposer.renderer.label).render(
+        payload, email.date or dt.datetime.combine(_email_day(email), dt.time(), dt.UTC))
     sent = deps.outbox.send(OutgoingMail(
         idempotency_key=key, to=email.sender, sender=deps.mailbox_address, subject=subject,
-        body=rehydrate(body, mapping), in_reply_to=email.message_id, references=tuple(email.references)))
-    return {"sent": sent, "before": {}, "after": {"reply": sent}}
+        body=rehydrate(payload["body"], mapping), in_reply_to=email.message_id, references=tuple(email.references),
+        attachments=files))
+    return {"sent": sent, "before": {}, "after": {"reply": sent, "attachments": [
+        {"file": f.filename, "type": f.content_type, "sha256": hashlib.sha256(f.data).hexdigest()} for f in files]}}
 
 
 def execute(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:

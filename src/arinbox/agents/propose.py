@@ -13,6 +13,7 @@ from typing import Any
 
 from arinbox.agents.cash import match
 from arinbox.agents.replies import ReplyRenderer
+from arinbox.documents.attach import invoice_copies, statement_files
 from arinbox.domain.models import (
     ActionKind,
     Classification,
@@ -25,6 +26,7 @@ from arinbox.domain.models import (
 )
 
 ZERO = Decimal("0")
+MAX_INVOICE_COPIES = 10  # more than this is a statement's job, not a mail's
 
 
 @dataclass
@@ -32,6 +34,15 @@ class Proposed:
     proposals: list[Proposal] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     review_reason: str | None = None  # set when nothing can be proposed and a person must look
+
+
+@dataclass(frozen=True)
+class Attach:
+    """Documents a reply carries: named in the proposal, rendered from the ledger at send time."""
+
+    customer_id: str
+    as_of: dt.date  # the email's date: the statement's overdue days and the documents' dates
+    specs: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -49,12 +60,17 @@ class Proposer:
         self.renderer = renderer
 
     def _reply(self, out: Proposed, template: str, ctx: ReplyContext, confidence: float, summary: str,
-               evidence: list[str], **data: Any) -> None:
-        body = self.renderer.render(template, ctx.language, greeting_name=ctx.greeting_name, **data)
+               evidence: list[str], documents: Attach | None = None, **data: Any) -> None:
+        body = self.renderer.render(template, ctx.language, greeting_name=ctx.greeting_name,
+                                    attached=bool(documents), **data)
+        payload: dict[str, Any] = {"template": template, "language": self.renderer.language(ctx.language),
+                                   "body": body}
+        if documents:  # named here, rendered from the ledger when the reply is sent
+            payload |= {"documents": documents.specs, "customer_id": documents.customer_id,
+                        "as_of": documents.as_of.isoformat()}
         out.proposals.append(Proposal(
             index=len(out.proposals), kind=ActionKind.SEND_REPLY, summary=summary, confidence=confidence,
-            payload={"template": template, "language": self.renderer.language(ctx.language), "body": body},
-            evidence=evidence,
+            payload=payload, evidence=evidence,
         ))
 
     def propose(self, cls: Classification, ex: Extraction, facts: LedgerFacts, ctx: ReplyContext,
@@ -191,18 +207,24 @@ class Proposer:
 
     def _invoice_request(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
                          ctx: ReplyContext, email_date: dt.date) -> None:
+        assert facts.customer is not None
         if facts.invoices:
-            self._reply(out, "invoice_copy", ctx, 0.9, "send the invoice details",
-                        ["invoices resolved in the ledger"], invoices=[_inv(i) for i in facts.invoices])
+            copies = facts.invoices[:MAX_INVOICE_COPIES]
+            self._reply(out, "invoice_copy", ctx, 0.9, "send the invoice copies",
+                        ["invoices resolved in the ledger"], invoices=[_inv(i) for i in facts.invoices],
+                        documents=Attach(facts.customer.customer_id, email_date,
+                                         invoice_copies([i.invoice_number for i in copies])))
         else:
-            self._statement(out, facts, ctx, 0.85)
+            self._statement(out, facts, ctx, 0.85, email_date)
 
-    def _statement(self, out: Proposed, facts: LedgerFacts, ctx: ReplyContext, confidence: float) -> None:
+    def _statement(self, out: Proposed, facts: LedgerFacts, ctx: ReplyContext, confidence: float,
+                   email_date: dt.date) -> None:
         assert facts.customer is not None
         self._reply(out, "account_statement", ctx, confidence, "send the statement of open items",
                     ["open items from the ledger"], open_invoices=[_inv(i) for i in facts.open_invoices],
                     balance=str(facts.balance), overdue=str(facts.overdue), currency=facts.customer.currency,
-                    recent_payments=[_inv(i) for i in facts.invoices if i.status == "paid"])
+                    recent_payments=[_inv(i) for i in facts.invoices if i.status == "paid"],
+                    documents=Attach(facts.customer.customer_id, email_date, statement_files()))
 
     def _order_inquiry(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
                        ctx: ReplyContext, email_date: dt.date) -> None:
@@ -216,4 +238,13 @@ class Proposer:
 
     def _account_inquiry(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
                          ctx: ReplyContext, email_date: dt.date) -> None:
-        self._statement(out, facts, ctx, 0.88)
+        assert facts.customer is not None
+        if "question_paid" in cls.cues and facts.invoices:
+            # "did you receive our payment for ...": where each named invoice stands, and the balance
+            self._reply(out, "payment_received", ctx, 0.88, "answer whether the payment was received",
+                        ["invoice statuses from the ledger"], currency=facts.customer.currency,
+                        invoices=[_inv(i) | {"status_text": self.renderer.label(ctx.language, "invoice_status",
+                                                                                i.status)} for i in facts.invoices],
+                        balance=str(facts.balance), overdue=str(facts.overdue))
+            return
+        self._statement(out, facts, ctx, 0.88, email_date)

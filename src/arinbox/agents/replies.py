@@ -8,15 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from babel.dates import format_date
-from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from arinbox.documents.formats import LANGUAGES, day, money
 from arinbox.domain.errors import ConfigError
-
-LANGUAGES = ("en", "de", "fr", "es")
-LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
 
 
 class ReplyRenderer:
@@ -41,7 +37,8 @@ class ReplyRenderer:
     def render(self, name: str, language: str, **context: Any) -> str:
         lang = self.language(language)
         template = self._env.get_template(f"{lang}/{name}.txt.j2")
-        text = template.render(lang=lang, company_name=self.company_name, **context)
+        # ``attached``: the proposal attaches documents (invoice copies, a statement) and the text says so
+        text = template.render(lang=lang, company_name=self.company_name, **({"attached": False} | context))
         return tidy(text)
 
 
@@ -60,10 +57,9 @@ def tidy(text: str) -> str:
 
 @pass_context
 def _money(ctx: Context, amount: Decimal | str, currency: str | None) -> str:
-    return str(format_currency(Decimal(str(amount)), currency or "USD", locale=LOCALES[ctx["lang"]]))
+    return money(amount, currency, ctx["lang"])
 
 
 @pass_context
 def _longdate(ctx: Context, value: dt.date | str) -> str:
-    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-    return str(format_date(day, format="long", locale=LOCALES[ctx["lang"]]))
+    return day(value, ctx["lang"])
