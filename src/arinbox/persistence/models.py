@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -292,6 +293,9 @@ class ActionRow(Base):
 
 class Approval(Base):
     __tablename__ = "approvals"
+    # the console's queue: pending first, oldest first, filtered by tier
+    __table_args__ = (Index("ix_approvals_status_requested", "status", "requested_at"),
+                      Index("ix_approvals_status_tier", "status", "tier"))
     id: Mapped[int] = mapped_column(primary_key=True)
     work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|approved|rejected
