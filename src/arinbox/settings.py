@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     checkpoint_url: str = ""
     data_root: Path = project_root()
     policy_file: Path | None = None  # default: data_root/policies/default.yaml
+    reconciliation_file: Path | None = None  # default: data_root/policies/reconciliation.yaml
     mailboxes_file: Path | None = None  # default: data_root/connectors/mailboxes.yaml
     outbox_dir: Path = Path("outbox")
     mailbox_address: str = "ar@brightwater-supply.example"
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def policy_path(self) -> Path:
         return self.policy_file or self.data_root / "policies" / "default.yaml"
+
+    @property
+    def reconciliation_path(self) -> Path:
+        return self.reconciliation_file or self.data_root / "policies" / "reconciliation.yaml"
 
     def vault_key_bytes(self) -> bytes:
         if self.vault_key is not None:

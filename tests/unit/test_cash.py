@@ -81,3 +81,12 @@ def test_early_payment_discount_is_recognised() -> None:
     assert r.short_paid == {}
     assert any("early-payment discount of 2%" in e for e in r.evidence)
     assert match(D("97.10"), [A], {}, OPEN, False).confidence < 0.9  # 2.9 %: no usual rate
+
+
+def test_two_digits_swapped_is_a_keying_slip_not_a_partial_payment() -> None:
+    big = inv("I5", "3840.00")
+    stated = {"I5": D("3480.00")}
+    for r in (match(D("3480.00"), [big], {}, [big], False), match(D("3480.00"), [big], stated, [big], False)):
+        assert r.allocations == [] and "amount_mismatch" in r.signals
+        assert any("two digits swapped" in e for e in r.evidence)
+    assert match(D("3400.00"), [big], {}, [big], False).allocations == alloc(("I5", "3400.00"))  # a real partial

@@ -6,6 +6,7 @@ found, the invoices and orders referred to, the amounts and the principal one, p
 amounts from tables, the promised payment date, the dispute reason and needs-human signals.
 
 Customer resolution, first that applies:
+  partner   a reconciliation rule maps the payer (sender or remittance payer reference) to a customer;
   contact   the sender is one of a customer's contact addresses;
   domain    the sender's domain (or a parent domain) is one of a customer's domains;
   name      the customer's company name is written in the text (fuzzy, token_set_ratio >= 90);
@@ -26,7 +27,9 @@ from arinbox.agents.amounts import AmountHit, find_amount_hits
 from arinbox.agents.dates import DateOrder, find_promised_date
 from arinbox.agents.lexicon import Lexicon, default_lexicon, fold, normalize_language
 from arinbox.agents.references import ReferenceIndex, Resolution
+from arinbox.agents.rule_refs import add_to, blank, line_resolver, rule_references
 from arinbox.domain.models import CustomerFact, Extraction, Intent, InvoiceFact, Money, OrderFact, RemittanceDoc
+from arinbox.policies.reconciliation import NO_RULES, ReconciliationRules
 from arinbox.remittance.resolve import resolve_lines
 
 NAME_MATCH_MIN = 90
@@ -71,6 +74,7 @@ def extract(
     own_names: Sequence[str] = (),
     intent: Intent | None = None,
     remittance: Sequence[RemittanceDoc] = (),
+    reconciliation: ReconciliationRules = NO_RULES,
 ) -> Extraction:
     """Every AR fact the text states; nothing is looked up beyond what resolution needs.
 
@@ -81,19 +85,23 @@ def extract(
     amount the way the intent means it (for a dispute: the contested amount). ``remittance``
     holds the structured documents of the email (attachments, bank files, body tables): their
     lines come first for per-invoice amounts, discounts, deductions and the payment total.
+    ``reconciliation``: finance's rules (partner mapping, customers' own reference styles), applied
+    before the general resolution; the rules used are named in ``Extraction.rules``.
     """
     index = index or ReferenceIndex.build(customers, invoices, orders)
     lexicon = lexicon or default_lexicon()
-    match = resolve_customer(sender, text, customers, own_names=own_names, index=index)
+    used: dict[str, str] = {}
+    match = _partner(reconciliation, sender, remittance, customers, used) or resolve_customer(
+        sender, text, customers, own_names=own_names, index=index)
     customer = match.customer
-    resolution = index.match(text, customer.customer_id if customer else None)
+    resolution = _resolve(text, customer.customer_id if customer else None, index, reconciliation, used)
     how = match.how
     if customer is None:
         customer = _owner_of_all(resolution, index, customers)
         if customer is not None:
             how = "invoice"
             # Tails that were ambiguous across the whole ledger may be unique for this customer.
-            resolution = index.match(text, customer.customer_id)
+            resolution = _resolve(text, customer.customer_id, index, reconciliation, used)
 
     dollar = customer.currency if customer and customer.currency in _DOLLAR_CURRENCIES else "USD"
     default_currency = customer.currency if customer else None
@@ -101,7 +109,9 @@ def extract(
     invoice_amounts = pair_invoice_amounts(text, resolution, hits)
     # a remittance's lines state what is paid; in a dispute or a question a table lists what is billed
     paying = intent in (None, Intent.REMITTANCE_ADVICE)
-    lines = resolve_lines(remittance if paying else (), index, customer.customer_id if customer else None)
+    cid = customer.customer_id if customer else None
+    lines = resolve_lines(remittance if paying else (), index, cid,
+                          line_resolver(reconciliation, cid, index.invoice_owner, used))
     numbers = list(dict.fromkeys([*lines.invoices, *resolution.invoices]))
     invoice_amounts = {**invoice_amounts, **lines.amounts}  # a structured line beats a text pairing
     principal = principal_amount(hits, invoice_amounts, default_currency)
@@ -129,7 +139,35 @@ def extract(
         promised_date=promised,
         dispute_reason=lexicon.dispute_reason(text, language),
         signals=lexicon.signals(text, language),
+        rules=used,
     )
+
+
+def _resolve(text: str, customer_id: str | None, index: ReferenceIndex, rules: ReconciliationRules,
+             used: dict[str, str]) -> Resolution:
+    """The rules' reference styles first; the general resolver reads what they left."""
+    ruled = rule_references(rules, text, customer_id, index.invoice_owner)
+    if not ruled:
+        return index.match(text, customer_id)
+    resolution = index.match(blank(text, ruled), customer_id)
+    add_to(resolution, ruled, used)
+    return resolution
+
+
+def _partner(rules: ReconciliationRules, sender: str, remittance: Sequence[RemittanceDoc],
+             customers: Sequence[CustomerFact], used: dict[str, str]) -> CustomerMatch | None:
+    """A payer finance mapped to the customer it pays for (a parent, a shared-service centre)."""
+    found = rules.partner_for(sender, [d.payer_reference for d in remittance if d.payer_reference])
+    if found is None:
+        return None
+    rule, why = found
+    assert rule.partner is not None
+    customer = next((c for c in customers if c.customer_id == rule.partner.customer), None)
+    if customer is None:
+        return None  # the mapping names a customer the ledger does not hold: resolve as usual
+    line = f"{why} pays for customer {customer.customer_id} (rule {rule.id})"
+    used.setdefault(rule.id, line)
+    return CustomerMatch(customer, "partner", line)
 
 
 # ---------------------------------------------------------------- customer

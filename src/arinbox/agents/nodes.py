@@ -170,6 +170,7 @@ def extract_facts(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
         refs.customers, refs.invoices, refs.orders, refs.index,
         own_names=(deps.company_name,), intent=cls.intent,
         remittance=[*docs, *([body_table] if body_table is not None else [])],
+        reconciliation=deps.proposer.reconciliation,
     )
     extra = outside_signals(hidden, state["masked"]["greeting"], cls.language, default_lexicon(), refs.index)
     if extra:

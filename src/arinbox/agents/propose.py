@@ -16,6 +16,7 @@ from arinbox.agents.replies import ReplyRenderer
 from arinbox.documents.attach import invoice_copies, statement_files
 from arinbox.domain.models import (
     ActionKind,
+    Allocation,
     Classification,
     DisputeReason,
     Extraction,
@@ -24,6 +25,7 @@ from arinbox.domain.models import (
     LedgerFacts,
     Proposal,
 )
+from arinbox.policies.reconciliation import NO_RULES, ReconciliationRules
 
 ZERO = Decimal("0")
 MAX_INVOICE_COPIES = 10  # more than this is a statement's job, not a mail's
@@ -56,8 +58,23 @@ def _inv(i: InvoiceFact) -> dict[str, Any]:
 
 
 class Proposer:
-    def __init__(self, renderer: ReplyRenderer) -> None:
+    def __init__(self, renderer: ReplyRenderer, reconciliation: ReconciliationRules = NO_RULES) -> None:
         self.renderer = renderer
+        # finance's reconciliation rules: read by extraction too (partner mapping, reference styles)
+        self.reconciliation = reconciliation
+
+    def _cite(self, p: Proposal, used: dict[str, str]) -> Proposal:
+        """Name the reconciliation rules a proposal rests on; a ``review`` rule (or one no longer in
+        the file) sends it to a person whatever the policy's thresholds say."""
+        ids = list(dict.fromkeys([*p.payload.get("rules", []), *used]))
+        if not ids:
+            return p
+        review = [i for i in ids if (rule := self.reconciliation.get(i)) is None or rule.action == "review"]
+        payload = p.payload | {"rules": ids, "rules_version": self.reconciliation.version_id}
+        if review:
+            payload["review_rules"] = review
+        evidence = [*p.evidence, *(used[i] for i in used if used[i] not in p.evidence)]
+        return p.model_copy(update={"payload": payload, "evidence": evidence})
 
     def _reply(self, out: Proposed, template: str, ctx: ReplyContext, confidence: float, summary: str,
                evidence: list[str], documents: Attach | None = None, **data: Any) -> None:
@@ -96,6 +113,7 @@ class Proposer:
             Intent.ACCOUNT_INQUIRY: self._account_inquiry,
         }[intent]
         handler(out, cls, ex, facts, ctx, email_date)
+        out.proposals = [self._cite(p, ex.rules) for p in out.proposals]
         if not out.proposals and out.review_reason is None:
             out.review_reason = "nothing could be proposed from the ledger facts"
         out.signals = list(dict.fromkeys(out.signals))
@@ -105,10 +123,15 @@ class Proposer:
     def _remittance(self, out: Proposed, cls: Classification, ex: Extraction, facts: LedgerFacts,
                     ctx: ReplyContext, email_date: dt.date) -> None:
         assert facts.customer is not None
+        customer_id = facts.customer.customer_id
         currency = (ex.amount.currency if ex.amount and ex.amount.currency else None) or facts.customer.currency
-        referenced = [i for i in facts.invoices if i.customer_id == facts.customer.customer_id]
-        if any(i.currency != currency for i in referenced):
+        mine = [i for i in facts.invoices if i.customer_id == customer_id]
+        # a payment is never applied to an invoice in another currency (the ledger refuses it too)
+        referenced = [i for i in mine if i.currency == currency]
+        other = [i.invoice_number for i in mine if i.currency != currency]
+        if other:
             out.signals.append("currency_mismatch")
+        open_invoices = [i for i in facts.open_invoices if i.customer_id == customer_id and i.currency == currency]
         if "question_paid" in cls.cues or ("promise" in cls.cues and "paid" not in cls.cues):
             # money is applied on a statement that it was paid, not on a plan or on a question
             # whether it arrived: those a person checks against the bank
@@ -119,18 +142,26 @@ class Proposer:
         # "paid half today, the rest on the 30th": the short payment is announced, not unexplained
         rest_promised = "promise" in cls.cues and "paid" in cls.cues
         m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
-                  facts.open_invoices, deduction or rest_promised, ex.invoice_discounts, ex.invoice_deductions)
+                  open_invoices, deduction or rest_promised, ex.invoice_discounts, ex.invoice_deductions,
+                  tolerance=self.reconciliation.tolerance_for(customer_id, currency))
         out.signals.extend(m.signals)
+        evidence = [f"{', '.join(other)} in another currency than the payment ({currency})"] if other else []
         if not m.allocations:
-            out.review_reason = "; ".join(m.evidence) or "no allocation found"
+            out.review_reason = "; ".join(evidence + m.evidence) or "no allocation found"
             return
+        summary = f"apply {m.payment} {currency} to " + ", ".join(a.invoice for a in m.allocations)
+        payload: dict[str, object] = {
+            "customer_id": customer_id, "payment": str(m.payment), "currency": currency,
+            "received": email_date.isoformat(), "allocations": [a.model_dump(mode="json") for a in m.allocations]}
+        if m.rules:
+            payload["rules"] = list(m.rules)
+        if m.write_offs:
+            payload["write_offs"] = [Allocation(invoice=n, amount=a).model_dump(mode="json")
+                                     for n, a in m.write_offs.items()]
+            summary += "; write off " + ", ".join(f"{a} on {n}" for n, a in m.write_offs.items())
         out.proposals.append(Proposal(
             index=0, kind=ActionKind.APPLY_PAYMENT, confidence=m.confidence, amount=m.payment, currency=currency,
-            summary=f"apply {m.payment} {currency} to " + ", ".join(a.invoice for a in m.allocations),
-            payload={"customer_id": facts.customer.customer_id, "payment": str(m.payment), "currency": currency,
-                     "received": email_date.isoformat(),
-                     "allocations": [a.model_dump(mode="json") for a in m.allocations]},
-            evidence=m.evidence,
+            summary=summary, payload=payload, evidence=evidence + m.evidence,
         ))
         if deduction and m.short_paid:  # not when the rest is promised: that is no dispute
             for number, short in m.short_paid.items():

@@ -143,7 +143,7 @@ class Money(Frozen):
 
 class Extraction(Frozen):
     customer_id: str | None = None
-    customer_how: str | None = None  # contact, domain, name, invoice
+    customer_how: str | None = None  # partner (a reconciliation rule), contact, domain, name, invoice
     invoices: list[str] = Field(default_factory=list)  # ledger spelling
     orders: list[str] = Field(default_factory=list)  # ledger order numbers
     unresolved_refs: list[str] = Field(default_factory=list)
@@ -158,6 +158,8 @@ class Extraction(Frozen):
     promised_date: dt.date | None = None
     dispute_reason: DisputeReason | None = None
     signals: list[str] = Field(default_factory=list)  # needs-human signals found in the text
+    # reconciliation rules (policies/reconciliation.yaml) that read this email: rule id -> what it did
+    rules: dict[str, str] = Field(default_factory=dict)
 
 
 class InvoiceFact(Frozen):

@@ -39,6 +39,14 @@ def decide(
 
     if policy.kill_switch:
         return out(Outcome.APPROVAL, "kill_switch", "automation is switched off")
+    # finance's reconciliation rules (policies/reconciliation.yaml): a review rule always asks a
+    # person, and so does a write-off, which the ledger adapters do not post
+    review = proposal.payload.get("review_rules") or []
+    if review:
+        return out(Outcome.APPROVAL, f"reconciliation.{review[0]}.review",
+                   f"reconciliation rule {review[0]} matched: its action is review")
+    if proposal.payload.get("write_offs"):
+        return out(Outcome.APPROVAL, "reconciliation.write_off", "a write-off is booked by a person")
     stopping = [s for s in signals if s in policy.needs_human_signals]
     if stopping:
         return out(Outcome.APPROVAL, f"signal.{stopping[0]}", f"needs-human signal: {', '.join(stopping)}")

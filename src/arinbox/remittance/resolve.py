@@ -7,7 +7,7 @@ unresolved. Amounts, discounts and deductions add up per invoice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,7 +30,9 @@ class LineFacts:
     count: int = 0  # lines read
 
 
-def resolve_lines(docs: Sequence[RemittanceDoc], index: ReferenceIndex, customer_id: str | None) -> LineFacts:
+def resolve_lines(docs: Sequence[RemittanceDoc], index: ReferenceIndex, customer_id: str | None,
+                  by_rule: Callable[[str], str | None] | None = None) -> LineFacts:
+    """``by_rule``: a reconciliation rule's reading of a line's reference, tried first (rules first)."""
     facts = LineFacts()
     remittance_docs = [d for d in docs if any(line.kind is not LineKind.PAYMENT for line in d.lines)]
     for doc in remittance_docs:
@@ -41,7 +43,8 @@ def resolve_lines(docs: Sequence[RemittanceDoc], index: ReferenceIndex, customer
             facts.count += 1
             if line.kind is not LineKind.INVOICE or not line.reference:
                 continue
-            found = index.match(f"invoice {line.reference}", customer_id).invoices
+            ruled = by_rule(line.reference) if by_rule is not None else None
+            found = [ruled] if ruled else index.match(f"invoice {line.reference}", customer_id).invoices
             if len(found) != 1:
                 if line.reference not in facts.unresolved:
                     facts.unresolved.append(line.reference)

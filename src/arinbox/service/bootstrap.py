@@ -22,6 +22,7 @@ from arinbox.masking.engine import build_analyzer
 from arinbox.masking.masker import PresidioMasker, load_allow_list
 from arinbox.masking.vault import Vault
 from arinbox.persistence.db import make_engine, make_session_factory, upgrade
+from arinbox.policies.reconciliation import ReconciliationRules, load_reconciliation
 from arinbox.policies.schema import Policy, load_policy
 from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
 from arinbox.service.processor import Processor
@@ -76,6 +77,10 @@ class App:
         return load_policy(self._policy_file)
 
     @cached_property
+    def reconciliation(self) -> ReconciliationRules:
+        return load_reconciliation(self.settings.reconciliation_path)
+
+    @cached_property
     def masker(self) -> PresidioMasker:
         root = self.settings.data_root
         analyzer = build_analyzer(self.settings.spacy_model, root / "masking" / "recognizers.yaml")
@@ -102,7 +107,8 @@ class App:
                                        (self.settings.company_name,)),
             masker=self.masker,
             classifier=self.classifier,
-            proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name)),
+            proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name),
+                              self.reconciliation),
             policy=self.policy,
             outbox=FolderOutbox(self.settings.outbox_dir),
             vault=Vault(self.settings.vault_key_bytes()),
