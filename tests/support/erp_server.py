@@ -42,7 +42,7 @@ class FakeErp:
         self.writes: dict[str, dict[str, dict[str, Any]]] = {"payments": {}, "disputes": {}, "promises": {}}
         self.requests: list[tuple[str, str, str | None]] = []  # method, path with query, Idempotency-Key
         self._ids = itertools.count(1001)
-        self._faults: list[tuple[int, str | None]] = []
+        self._faults: list[tuple[int, str | None, str | None]] = []  # status, Retry-After, only this method
         self.forget_next_write = False
 
     # -- test controls --------------------------------------------------------------------------
@@ -69,9 +69,11 @@ class FakeErp:
                     "shipDate": o.ship_date and o.ship_date.isoformat(), "carrier": o.carrier,
                     "trackingNo": o.tracking_number}
 
-    def fail_next(self, times: int = 1, status: int = 503, retry_after: str | None = None) -> None:
+    def fail_next(self, times: int = 1, status: int = 503, retry_after: str | None = None,
+                  method: str | None = None) -> None:
+        """Answer the next ``times`` requests (of ``method`` only, when given) with ``status``."""
         with self.lock:
-            self._faults += [(status, retry_after)] * times
+            self._faults += [(status, retry_after, method)] * times
 
     def posts(self, endpoint: str) -> list[str | None]:
         """The Idempotency-Key of every POST to an endpoint, repeats included."""
@@ -83,8 +85,8 @@ class FakeErp:
                body: bytes) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
             self.requests.append((method, path, headers.get("idempotency-key")))
-            if self._faults:
-                status, after = self._faults.pop(0)
+            if self._faults and self._faults[0][2] in (None, method):
+                status, after, _ = self._faults.pop(0)
                 raise Refused(status, "temporarily unavailable", {"Retry-After": after} if after else {})
             if headers.get("authorization") != f"Bearer {self.token}":
                 raise Refused(401, "invalid or missing token")

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from arinbox.connectors.config import Secret
 from arinbox.domain.errors import ConfigError, LedgerError, ServiceUnavailable
@@ -30,7 +30,6 @@ from arinbox.domain.ports import LedgerWrite
 from arinbox.ledger.rules import check_allocations
 from arinbox.yaml_files import load_yaml_model
 
-RecordKind = Literal["customer", "invoice", "order", "payment", "dispute", "promise"]
 FIELDS: dict[str, tuple[str, ...]] = {
     "customer": tuple(CustomerFact.model_fields),
     "invoice": tuple(InvoiceFact.model_fields),
@@ -69,6 +68,26 @@ class Endpoints(_Strict):
     promises: str
 
 
+class FieldMaps(_Strict):
+    """ERP field name per arinbox field, per record kind; unmapped fields keep arinbox's name."""
+
+    customer: dict[str, str] = Field(default_factory=dict)
+    invoice: dict[str, str] = Field(default_factory=dict)
+    order: dict[str, str] = Field(default_factory=dict)
+    payment: dict[str, str] = Field(default_factory=dict)
+    dispute: dict[str, str] = Field(default_factory=dict)
+    promise: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("*")
+    @classmethod
+    def _known(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        known = FIELDS[str(info.field_name)]
+        unknown = sorted(set(mapping) - set(known))
+        if unknown:
+            raise ValueError(f"no arinbox field {unknown[0]!r} (known: {', '.join(known)})")
+        return mapping
+
+
 class ErpConfig(_Strict):
     base_url: str = Field(pattern=r"^https?://")
     auth: Auth | None = None
@@ -78,20 +97,13 @@ class ErpConfig(_Strict):
     paging: Paging = Paging()
     idempotency_query: str = "idempotencyKey"
     endpoints: Endpoints
-    fields: dict[RecordKind, dict[str, str]] = Field(default_factory=dict)
+    fields: FieldMaps = FieldMaps()
     values: dict[Literal["invoice_status", "order_status"], dict[str, str]] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known_fields(self) -> ErpConfig:
-        for kind, mapping in self.fields.items():
-            unknown = sorted(set(mapping) - set(FIELDS[kind]))
-            if unknown:
-                raise ValueError(f"{kind}: no arinbox field {unknown[0]!r} (known: {', '.join(FIELDS[kind])})")
-        return self
 
     def name(self, kind: str, ours: str) -> str:
         """The ERP's name of one of our fields; unmapped fields keep ours."""
-        return self.fields.get(kind, {}).get(ours, ours)  # type: ignore[call-overload, no-any-return]
+        mapping: dict[str, str] = getattr(self.fields, kind)
+        return mapping.get(ours, ours)
 
 
 def load_erp_config(path: Path) -> ErpConfig:
