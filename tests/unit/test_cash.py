@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from arinbox.agents.cash import match, unique_subset
+from arinbox.agents.cash import corroborated, match, one_slip_apart, unique_subset
 from arinbox.domain.models import Allocation, InvoiceFact
 
 D = Decimal
@@ -90,3 +90,37 @@ def test_two_digits_swapped_is_a_keying_slip_not_a_partial_payment() -> None:
         assert r.allocations == [] and "amount_mismatch" in r.signals
         assert any("two digits swapped" in e for e in r.evidence)
     assert match(D("3400.00"), [big], {}, [big], False).allocations == alloc(("I5", "3400.00"))  # a real partial
+
+
+def test_one_slip_apart() -> None:
+    assert one_slip_apart("INV-2026-066403", "INV-2026-066463")  # one digit replaced
+    assert one_slip_apart("inv 2026 066436", "INV-2026-066463")  # two neighbours swapped
+    assert not one_slip_apart("INV-2026-066400", "INV-2026-066463")  # two digits differ
+    assert not one_slip_apart("INV-2026-66463", "INV-2026-066463")  # not full length
+    assert not one_slip_apart("INV-2026-066463", "INV-2026-066463")  # the same: nothing to forgive
+
+
+def test_a_mistyped_line_reference_is_found_only_when_its_amount_agrees() -> None:
+    mine = [inv(f"INV-2026-00{n}", a) for n, a in (("4519", "100.00"), ("4528", "250.00"), ("4538", "250.00"))]
+    found, evidence = corroborated({"INV-2026-004518": D("100.00")}, mine, set())
+    assert found == {"INV-2026-004519": D("100.00")} and "one character differs" in evidence[0]
+    assert corroborated({"INV-2026-004518": D("99.00")}, mine, set())[0] == {}  # the amount disagrees
+    assert corroborated({"INV-2026-004548": D("250.00")}, mine, set())[0] == {}  # 4528 or 4538: cannot tell
+    assert corroborated({"INV-2026-004518": D("100.00")}, mine, {"INV-2026-004519"})[0] == {}  # already named
+
+
+def test_another_customers_number_on_an_advice_is_corroborated_by_amount() -> None:
+    from arinbox.agents.references import ReferenceIndex
+    from arinbox.domain.models import CustomerFact, RemittanceDoc, RemittanceLine
+    from arinbox.remittance.resolve import resolve_lines
+
+    customers = [CustomerFact(customer_id=c, name=c, currency="USD", language="en", payment_terms_days=30,
+                              credit_limit=D("1000")) for c in ("C1", "C2")]
+    own = inv("I1", "800.00").model_copy(update={"invoice_number": "INV-2026-004519"})
+    foreign = inv("I2", "410.00").model_copy(update={"invoice_number": "INV-2026-004529", "customer_id": "C2"})
+    index = ReferenceIndex.build(customers, [own, foreign], [])
+    doc = RemittanceDoc(format="csv", total=D("800.00"), lines=[RemittanceLine(reference="INV-2026-004529",
+                                                                               amount=D("800.00"))])
+    lines = resolve_lines([doc], index, "C1")
+    assert lines.unresolved_amounts == {"INV-2026-004529": D("800.00")}
+    assert corroborated(lines.unresolved_amounts, [own], set())[0] == {"INV-2026-004519": D("800.00")}

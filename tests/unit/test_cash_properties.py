@@ -81,8 +81,12 @@ def remittances(draw: st.DrawFn, invoices: list[InvoiceFact]) -> tuple[Extractio
     near = open_sum + draw(st.integers(min_value=-600, max_value=600).map(lambda c: Decimal(c).scaleb(-2)))
     payment = draw(st.one_of(st.none(), cents, st.just(sum(stated.values(), Decimal("0"))),
                              st.just(near).filter(lambda x: x > 0)))  # within or just outside a tolerance
+    # lines whose reference was mistyped (a digit off), paying the open amount or something else
+    unresolved = {n[:-1] + str((int(n[-1]) + 1) % 10): draw(st.sampled_from(
+        [next(i.open_amount for i in invoices if i.invoice_number == n), Decimal("1.00")]))
+        for n in draw(st.lists(st.sampled_from(numbers), max_size=3))}
     ex = Extraction(customer_id="C1", customer_how="contact", invoices=list(dict.fromkeys(referenced)),
-                    invoice_amounts=stated,
+                    invoice_amounts=stated, unresolved_amounts=unresolved,
                     amount=Money(amount=payment, currency="EUR", text=str(payment)) if payment else None)
     facts = LedgerFacts(customer=CUSTOMERS[0], invoices=[i for i in invoices if i.invoice_number in referenced],
                         open_invoices=[i for i in invoices if i.open_amount > 0])

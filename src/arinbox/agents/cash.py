@@ -115,6 +115,41 @@ def unique_subset(invoices: Sequence[InvoiceFact], target: Decimal) -> list[Invo
     return sorted(chosen, key=lambda i: pool.index(i))
 
 
+def _key(number: str) -> str:
+    return "".join(c for c in number.upper() if c.isalnum())
+
+
+def one_slip_apart(written: str, number: str) -> bool:
+    """One character replaced, or two neighbours swapped, in a full-length number."""
+    a, b = _key(written), _key(number)
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [k for k in range(len(a)) if a[k] != b[k]]
+    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                              and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+
+
+def corroborated(unresolved: dict[str, Decimal], open_invoices: Sequence[InvoiceFact],
+                 taken: set[str]) -> tuple[dict[str, Decimal], list[str]]:
+    """Invoices for remittance lines whose reference named no document of the customer: the one
+    open invoice whose number is one slip away from what was written and whose open amount is
+    exactly the line's amount. A reference or an amount alone is not enough. Returns invoice ->
+    amount and the evidence; ``taken`` (invoices already referenced) are never found twice."""
+    by_amount: dict[Decimal, list[InvoiceFact]] = {}
+    for inv in open_invoices:
+        if _is_open(inv) and inv.invoice_number not in taken:
+            by_amount.setdefault(inv.open_amount, []).append(inv)
+    found: dict[str, Decimal] = {}
+    evidence: list[str] = []
+    for written, amount in unresolved.items():
+        near = [i for i in by_amount.get(amount, []) if one_slip_apart(written, i.invoice_number)]
+        if len(near) == 1 and near[0].invoice_number not in found:
+            found[near[0].invoice_number] = amount
+            evidence.append(f"{written!r} -> {near[0].invoice_number}: one character differs and {amount} "
+                            "is its open amount")
+    return found, evidence
+
+
 def _shave(r: CashMatch, payment: Decimal) -> Decimal:
     """Take what the allocations exceed the payment by off the last ones: never more than paid."""
     excess = sum((a.amount for a in r.allocations), ZERO) - payment

@@ -135,6 +135,7 @@ def extract(
         invoice_discounts=lines.discounts,
         invoice_deductions=lines.deductions,
         deduction_reasons=lines.reasons,
+        unresolved_amounts=lines.unresolved_amounts,
         remittance_lines=lines.count,
         promised_date=promised,
         dispute_reason=lexicon.dispute_reason(text, language),

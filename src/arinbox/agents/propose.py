@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arinbox.agents.cash import match
+from arinbox.agents.cash import corroborated, match
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.documents.attach import invoice_copies, statement_files
 from arinbox.domain.models import (
@@ -141,11 +141,19 @@ class Proposer:
                      or bool(ex.invoice_deductions)) and "promise" not in cls.cues
         # "paid half today, the rest on the 30th": the short payment is announced, not unexplained
         rest_promised = "promise" in cls.cues and "paid" in cls.cues
-        m = match(ex.amount.amount if ex.amount else None, referenced, dict(ex.invoice_amounts),
+        stated = dict(ex.invoice_amounts)
+        slips, slip_evidence = corroborated(ex.unresolved_amounts, open_invoices, {i.invoice_number for i in mine})
+        if slips:  # a line's reference mistyped, its amount the invoice's open amount to the cent
+            referenced += [i for i in open_invoices if i.invoice_number in slips]
+            stated |= slips
+        m = match(ex.amount.amount if ex.amount else None, referenced, stated,
                   open_invoices, deduction or rest_promised, ex.invoice_discounts, ex.invoice_deductions,
                   tolerance=self.reconciliation.tolerance_for(customer_id, currency))
+        if slips:
+            m.confidence = min(m.confidence, 0.9)
         out.signals.extend(m.signals)
         evidence = [f"{', '.join(other)} in another currency than the payment ({currency})"] if other else []
+        evidence += slip_evidence
         if not m.allocations:
             out.review_reason = "; ".join(evidence + m.evidence) or "no allocation found"
             return

@@ -14,8 +14,9 @@ month) is written to a temporary SQLite database through the ledger's own tables
 
 The timed step per remittance is what the pipeline does after extraction: the lines' references
 resolved against the ledger's numbering, the customer's open invoices read from the ledger (SQL,
-through the ledger adapter), and ``cash.match``. Allocation precision and recall are counted as
-``arinbox eval`` counts them: (invoice, amount) pairs, proposed against true.
+through the ledger adapter), mistyped references corroborated by amount, and ``cash.match``.
+Allocation precision and recall are counted as ``arinbox eval`` counts them: (invoice, amount)
+pairs, proposed against true.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from arinbox.agents.cash import match
+from arinbox.agents.cash import corroborated, match
 from arinbox.agents.references import ReferenceIndex
 from arinbox.domain.models import Allocation, CustomerFact, InvoiceFact, RemittanceDoc, RemittanceLine
 from arinbox.ledger.sql_ledger import SqlLedger
@@ -208,8 +209,9 @@ def match_one(rem: BenchRemittance, index: ReferenceIndex, ledger: SqlLedger,
     mine = ledger.invoices(rem.customer_id)
     open_invoices = [i for i in mine if i.open_amount > 0 and i.status not in ("paid", "credited")]
     wanted = set(lines.invoices)
-    referenced = [i for i in mine if i.invoice_number in wanted]
-    result = match(lines.total if lines.total is not None else rem.payment, referenced, lines.amounts,
+    slips, _ = corroborated(lines.unresolved_amounts, open_invoices, wanted)
+    referenced = [i for i in mine if i.invoice_number in wanted or i.invoice_number in slips]
+    result = match(lines.total if lines.total is not None else rem.payment, referenced, lines.amounts | slips,
                    open_invoices, False, lines.discounts, lines.deductions,
                    tolerance=rules.tolerance_for(rem.customer_id, "EUR"))
     return result.allocations

@@ -154,6 +154,8 @@ class Extraction(Frozen):
     invoice_discounts: dict[str, Decimal] = Field(default_factory=dict)
     invoice_deductions: dict[str, Decimal] = Field(default_factory=dict)
     deduction_reasons: dict[str, str] = Field(default_factory=dict)
+    # remittance lines whose reference named no single document: reference as written -> amount paid
+    unresolved_amounts: dict[str, Decimal] = Field(default_factory=dict)
     remittance_lines: int = 0  # structured remittance lines read (attachments, bank files, tables)
     promised_date: dt.date | None = None
     dispute_reason: DisputeReason | None = None

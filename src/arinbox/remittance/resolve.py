@@ -25,6 +25,9 @@ class LineFacts:
     deductions: dict[str, Decimal] = field(default_factory=dict)  # positive: what the payer kept back
     reasons: dict[str, str] = field(default_factory=dict)  # invoice -> deduction reason code and text
     unresolved: list[str] = field(default_factory=list)
+    # paid against a reference that named no single document of the customer: cash application may
+    # still find the invoice when one character differs and the amount is its open amount
+    unresolved_amounts: dict[str, Decimal] = field(default_factory=dict)
     total: Decimal | None = None  # the payment the documents state
     currency: str | None = None
     count: int = 0  # lines read
@@ -48,8 +51,14 @@ def resolve_lines(docs: Sequence[RemittanceDoc], index: ReferenceIndex, customer
             if len(found) != 1:
                 if line.reference not in facts.unresolved:
                     facts.unresolved.append(line.reference)
+                    if line.amount is not None and line.amount > 0:
+                        facts.unresolved_amounts[line.reference] = line.amount
                 continue
             number = found[0]
+            # another customer's number on this customer's advice: most often a slip of the pen
+            foreign = customer_id is not None and index.invoice_owner.get(number) not in (None, customer_id)
+            if foreign and line.amount is not None and line.amount > 0:
+                facts.unresolved_amounts.setdefault(line.reference, line.amount)
             if number in earlier:
                 continue
             if number not in facts.invoices:
