@@ -462,6 +462,13 @@ def find_date_candidates(
     return found
 
 
+# a date labelled as the invoice's own due or issue date is no promise (matched on folded text) ("$21,340.00, due 11/21")
+_DUE_LABEL = re.compile(
+    r"\b(due( date| on| by)?|dated|invoice date|issued( on)?|fallig( am| zum)?|falligkeit|"
+    r"rechnungsdatum|(date d')?echeance|vencimiento|vence( el)?|fecha de factura)\s*[:.]?\s*$"
+)
+
+
 def find_promised_date(
     text: str,
     language: str | None,
@@ -478,12 +485,13 @@ def find_promised_date(
         return None
     base = _base_date(email_date)
     horizon = base + dt.timedelta(days=HORIZON_DAYS)
+    folded = fold(text)
     candidates = [
-        c for c in find_date_candidates(text, language, email_date, date_order=date_order) if base < c.value <= horizon
+        c for c in find_date_candidates(text, language, email_date, date_order=date_order)
+        if base < c.value <= horizon and not _DUE_LABEL.search(folded[max(0, c.start - 24):c.start])
     ]
     if not candidates:
         return None
-    folded = fold(text)
     pays = [(m.start(), m.end()) for m in _PAY_WORDS.finditer(folded)]
 
     def distance(c: DateCandidate) -> int:
