@@ -66,6 +66,18 @@ def ledger_import(
     out.print(f"imported {r.customers} customers, {r.invoices} invoices, {r.orders} orders")
 
 
+@ledger_app.command("export")
+def ledger_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write customers.csv, invoices.csv, orders.csv to")],
+) -> None:
+    """Write the ledger as CSV in the import format: importing the export changes nothing."""
+    from arinbox.ledger.csv_export import export_ledger
+
+    with _app() as a:
+        r = export_ledger(a.ledger, directory)
+    out.print(f"exported {r.customers} customers, {r.invoices} invoices, {r.orders} orders to {directory}")
+
+
 def _ingest_folder(a: Any, folder: Path) -> Any:
     from arinbox.connectors.folder import FolderMailbox
     from arinbox.service.ingest import ingest
