@@ -104,6 +104,15 @@ def _customer_rules(policy: Policy, facts: LedgerFacts, signals: Sequence[str]) 
     return found
 
 
+SURE_AUTO_REPLY = 0.9  # model confidence at which an auto-reply is taken as one whatever it quotes
+
+
+def _sure_auto_reply(classification: Classification) -> bool:
+    """Proven by its headers (RFC 3834, a bounce), or the model is sure."""
+    return classification.intent.value == "auto_reply" and (
+        classification.rule is not None or classification.confidence >= SURE_AUTO_REPLY)
+
+
 @dataclass(frozen=True)
 class EmailDecision:
     """The gate's verdict on one email: each proposal's decision and whether a person must act."""
@@ -133,9 +142,9 @@ def decide_email(
     rule, reason = "", ""
     if review_reason:
         rule, reason = "review.no_proposal", review_reason
-    elif not proposals and stopping and not (classification.intent.value == "auto_reply"
-                                             and classification.confidence >= policy.min_intent_confidence):
-        # a sure auto-reply quoting our own mail is left alone; a doubtful one may be a disguised instruction
+    elif not proposals and stopping and not _sure_auto_reply(classification):
+        # an auto-reply may quote anything; one the model only doubtfully took for an auto-reply may be
+        # an instruction dressed as one, so a person sees its signal
         rule, reason = f"signal.{stopping[0]}", "needs-human signal on an email with no action"
     elif any(d.outcome is Outcome.APPROVAL for d in decisions):
         # one person sees the email's whole set of actions rather than half of it running alone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from arinbox.domain.errors import RemittanceFormatError, UnreadableDocument
 from arinbox.remittance.limits import Limits
@@ -40,5 +41,6 @@ def unpack_zip(data: bytes, limits: Limits) -> list[tuple[str, bytes]]:
                     raise UnreadableDocument(f"zip member {info.filename!r} is larger than announced: not expanded")
                 files.append((info.filename.rsplit("/", 1)[-1], content))
             return files
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            ValueError, IndexError, OSError, zlib.error) as exc:  # damaged headers: negative seeks, short names
         raise RemittanceFormatError(f"zip unreadable: {type(exc).__name__}: {exc}") from exc

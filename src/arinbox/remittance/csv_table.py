@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from arinbox.domain.errors import RemittanceFormatError
 from arinbox.domain.models import RemittanceDoc
 from arinbox.remittance.columns import rows_to_doc
 
@@ -31,8 +32,12 @@ def sniff_delimiter(text: str) -> str:
 
 
 def csv_rows(text: str) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
-    return [[cell.strip() for cell in row] for row in reader]
+    # newline="": the reader sees a lone CR as a line end instead of failing on it
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    try:
+        return [[cell.strip() for cell in row] for row in reader]
+    except csv.Error as exc:
+        raise RemittanceFormatError(f"CSV line {reader.line_num}: {exc}") from exc
 
 
 def parse_csv(text: str, max_lines: int = 2000) -> RemittanceDoc | None:

@@ -38,6 +38,11 @@ def pdf_text(data: bytes, limits: Limits) -> tuple[str, list[str]]:
         raise UnreadableDocument("PDF is password-protected: not read") from exc
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise RemittanceFormatError(f"PDF unreadable: {type(exc).__name__}: {exc}") from exc
+    except RemittanceFormatError:
+        raise
+    except Exception as exc:  # hostile PDFs reach pypdf's filters and object graph (NotImplementedError, ...)
+        reason = " ".join(str(exc).split())[:200]
+        raise RemittanceFormatError(f"PDF damaged: {type(exc).__name__}: {reason}") from exc
     finally:
         pypdf_log.setLevel(level)
     text = "\n".join(t.rstrip() for t in texts).strip()

@@ -49,6 +49,9 @@ def xlsx_rows(data: bytes, limits: Limits) -> tuple[list[list[object]], list[str
                 book.close()
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise RemittanceFormatError(f"XLSX unreadable: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # a damaged workbook fails in its zip, deflate or XML layer (zlib.error, ParseError)
+        reason = " ".join(str(exc).split())[:200]
+        raise RemittanceFormatError(f"XLSX damaged: {type(exc).__name__}: {reason}") from exc
     return rows, notes
 
 
