@@ -310,10 +310,15 @@ def _send_reply(deps: Deps, wi: int, key: str, payload: dict[str, Any], state: E
     # invoice copies and statements come from the ledger now, never from the draft's text
     files = DocumentRenderer(deps.ledger, deps.company_name, deps.proposer.renderer.label).render(
         payload, email.date or dt.datetime.combine(_email_day(email), dt.time(), dt.UTC))
+    with deps.sessions() as s:
+        mailbox = s.execute(select(m.Mailbox.name, m.Mailbox.address)
+                            .join(m.RawMessage, m.RawMessage.mailbox_id == m.Mailbox.id)
+                            .join(m.WorkItem, m.WorkItem.raw_message_id == m.RawMessage.id)
+                            .where(m.WorkItem.id == wi)).one()
     sent = deps.outbox.send(OutgoingMail(
-        idempotency_key=key, to=email.sender, sender=deps.mailbox_address, subject=subject,
+        idempotency_key=key, to=email.sender, sender=mailbox.address or deps.mailbox_address, subject=subject,
         body=rehydrate(payload["body"], mapping), in_reply_to=email.message_id, references=tuple(email.references),
-        attachments=files))
+        attachments=files, mailbox=mailbox.name))
     return {"sent": sent, "before": {}, "after": {"reply": sent, "attachments": [
         {"file": f.filename, "type": f.content_type, "sha256": hashlib.sha256(f.data).hexdigest()} for f in files]}}
 

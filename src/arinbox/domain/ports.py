@@ -77,6 +77,7 @@ class OutgoingMail:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     attachments: tuple[OutgoingAttachment, ...] = ()
+    mailbox: str = ""  # the mailbox the email came in through: its outbox sends the reply
 
 
 class Outbox(Protocol):

@@ -15,7 +15,7 @@ from arinbox.agents.graph import build_graph
 from arinbox.agents.propose import Proposer
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.connectors.folder import FolderOutbox
-from arinbox.domain.ports import Classifier
+from arinbox.domain.ports import Classifier, Outbox
 from arinbox.ledger.csv_import import ledger_revision
 from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.masking.engine import build_analyzer
@@ -25,6 +25,7 @@ from arinbox.persistence.db import make_engine, make_session_factory, upgrade
 from arinbox.policies.reconciliation import ReconciliationRules, load_reconciliation
 from arinbox.policies.schema import Policy, load_policy
 from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
+from arinbox.service.outboxes import RoutedOutbox
 from arinbox.service.processor import Processor
 from arinbox.settings import Settings
 
@@ -98,6 +99,23 @@ class App:
         return build_llm_classifier(embedded, self.settings.llm, engine, root)
 
     @cached_property
+    def outbox(self) -> RoutedOutbox:
+        routed = RoutedOutbox(self.sessions, FolderOutbox(self.settings.outbox_dir), self._mailbox_outbox)
+        self._stack.callback(routed.close)
+        return routed
+
+    def _mailbox_outbox(self, name: str) -> Outbox | None:
+        """The outbox of a mailbox configured in mailboxes.yaml; None for folders and unknown names."""
+        from arinbox.connectors.config import FolderMailboxConfig, load_mailboxes
+        from arinbox.service.mailboxes import build_outbox, load_mailbox, mailboxes_path
+
+        path = mailboxes_path(self.settings)
+        if not path.exists() or name not in {mb.name for mb in load_mailboxes(path).mailboxes}:
+            return None
+        config = load_mailbox(self.settings, name)
+        return None if isinstance(config, FolderMailboxConfig) else build_outbox(config, self.sessions, self.settings)
+
+    @cached_property
     def deps(self) -> Deps:
         root = self.settings.data_root
         return Deps(
@@ -110,7 +128,7 @@ class App:
             proposer=Proposer(ReplyRenderer(root / "agents" / "templates", self.settings.company_name),
                               self.reconciliation),
             policy=self.policy,
-            outbox=FolderOutbox(self.settings.outbox_dir),
+            outbox=self.outbox,
             vault=Vault(self.settings.vault_key_bytes()),
             mailbox_address=self.settings.mailbox_address,
             dispute_owner=self.settings.dispute_owner,
