@@ -462,7 +462,7 @@ def find_date_candidates(
     return found
 
 
-# a date labelled as the invoice's own due or issue date is no promise (matched on folded text) ("$21,340.00, due 11/21")
+# a date labelled as the invoice's own due or issue date is no promise ("$21,340.00, due 11/21"); on folded text
 _DUE_LABEL = re.compile(
     r"\b(due( date| on| by)?|dated|invoice date|issued( on)?|fallig( am| zum)?|falligkeit|"
     r"rechnungsdatum|(date d')?echeance|vencimiento|vence( el)?|fecha de factura)\s*[:.]?\s*$"

@@ -14,11 +14,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from arinbox.domain.errors import ConfigError
-from arinbox.domain.ports import RawMail
+from arinbox.domain.ports import Ledger, RawMail
 from arinbox.evaluation.labels import Label, load_labels
 from arinbox.evaluation.scoring import Prediction, Report, score
 from arinbox.ledger.csv_import import import_ledger
-from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.persistence import models as m
 from arinbox.service.bootstrap import App
 from arinbox.service.ingest import ingest
@@ -48,7 +47,7 @@ class CorpusSource:
         """Nothing to move: the corpus is read-only."""
 
 
-def orders_as_order_numbers(labels: list[Label], ledger: SqlLedger) -> list[Label]:
+def orders_as_order_numbers(labels: list[Label], ledger: Ledger) -> list[Label]:
     """EVAL_FORMAT lets a label name an order by its order or its PO number; score both as the order."""
     by_po = {o.po_number: o.order_number for o in ledger.orders() if o.po_number}
     return [label.model_copy(update={"orders": list(dict.fromkeys(by_po.get(o, o) for o in label.orders))})
