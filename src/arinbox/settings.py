@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     dispute_owner: str = "ar-disputes"
     company_name: str = "Brightwater Industrial Supply Ltd."
     classifier_engine: Literal["embedded", "llm", "hybrid"] = "embedded"
+    # a larger message or attachment is stored and its work item failed with the limit named (ingest)
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     llm: LlmSettings = LlmSettings()
     console: ConsoleSettings = ConsoleSettings()
 
