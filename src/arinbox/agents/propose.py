@@ -96,6 +96,11 @@ class Proposer:
         intent = cls.intent
         if intent in (Intent.AUTO_REPLY, Intent.OTHER):
             return out
+        if "ai_instruction" in ex.signals:
+            # an email that tries to instruct the software is handled by a person from scratch: no
+            # pre-filled ledger change or reply that an approver could wave through with it
+            out.review_reason = "the email carries instructions addressed to an automated system"
+            return out
         if facts.customer is None:
             out.signals.append("unknown_sender")
             out.review_reason = "no ledger customer could be resolved for this email"
