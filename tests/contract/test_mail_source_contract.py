@@ -85,12 +85,48 @@ def _imap_harness(dovecot: Any, tmp_path: Path) -> Iterator[Harness]:
         box.close()
 
 
-@pytest.fixture(params=["folder", pytest.param("imap", marks=pytest.mark.imap)])
+def _graph_harness(tmp_path: Path) -> Iterator[Harness]:
+    from arinbox.connectors.config import GraphMailboxConfig
+    from arinbox.connectors.msgraph import GraphMailbox
+    from tests.support.graph_server import graph_server
+
+    with graph_server(tmp_path / "tls") as (fake, ca):
+        secret = tmp_path / "graph-secret"
+        secret.write_text(fake.client_secret + "\n")
+        config = GraphMailboxConfig.model_validate({
+            "kind": "msgraph", "name": "contract-graph", "address": fake.user, "tenant_id": fake.tenant,
+            "client_id": fake.client_id, "client_secret": {"file": str(secret)}, "user": fake.user,
+            "authority_host": fake.base_url, "graph_url": f"{fake.base_url}/v1.0", "ca_file": str(ca),
+            "processed_folder": "Done", "review_folder": "Review", "timeout_s": 5})
+        for name in ("Done", "Review"):
+            fake.add_folder(name)
+        opened: list[GraphMailbox] = []
+
+        def open_(state: SyncState) -> MailSource:
+            opened.append(GraphMailbox(config, state))
+            return opened[-1]
+
+        def server_state() -> dict[str, list[tuple[bytes, tuple[str, ...]]]]:
+            return {folder: sorted((msg.mime, tuple(sorted(msg.categories))) for msg in fake.in_folder(folder))
+                    for folder in ("inbox", "Done", "Review")}
+
+        def held() -> list[bytes]:
+            return [raw for folder in server_state().values() for raw, _ in folder]
+
+        yield Harness("msgraph", open_, lambda raw: fake.deliver(raw), server_state, held, incremental=True)
+        for box in opened:
+            box.close()
+
+
+@pytest.fixture(params=["folder", pytest.param("imap", marks=pytest.mark.imap),
+                        pytest.param("msgraph", marks=pytest.mark.msgraph)])
 def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "folder":
         yield from _folder_harness(tmp_path)
     elif request.param == "imap":
         yield from _imap_harness(request.getfixturevalue("dovecot"), tmp_path)
+    elif request.param == "msgraph":
+        yield from _graph_harness(tmp_path)
 
 
 def _drain(source: MailSource, acknowledge: bool = True) -> dict[str, bytes]:
