@@ -43,6 +43,25 @@ class LlmSettings(BaseModel):
     prompt_file: Path | None = None  # default: data_root/agents/prompts/classify.md
 
 
+class OidcSettings(BaseModel):
+    """Single sign-on (``ARINBOX_CONSOLE__OIDC__*``): authorization code with PKCE; off while issuer is unset."""
+
+    issuer: str | None = None  # discovery at <issuer>/.well-known/openid-configuration
+    provider_name: str = "single sign-on"  # the login page shows "Sign in with <provider_name>"
+    client_id: str | None = None
+    # the secret comes from the environment (ARINBOX_CONSOLE__OIDC__CLIENT_SECRET) or a file, never a default;
+    # without either the console signs in as a public client (PKCE only)
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    redirect_uri: str | None = None  # default: this console's /login/oidc/callback as the request reached it
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    username_claim: str = "preferred_username"  # or "email": must name a user of `arinbox users add`
+    groups_claim: str = "groups"
+    role_mapping: dict[str, Literal["clerk", "approver", "auditor", "admin"]] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10, gt=0)
+    leeway_seconds: int = Field(default=60, ge=0)  # clock skew allowed on the ID token's exp and iat
+
+
 class ConsoleSettings(BaseModel):
     """The web console (``ARINBOX_CONSOLE__*``), served by ``arinbox serve``."""
 
@@ -54,6 +73,8 @@ class ConsoleSettings(BaseModel):
     secure_cookies: bool | None = None  # None: Secure cookies in production (served over HTTPS there)
     session_hours: float = Field(default=12, gt=0)
     page_size: int = Field(default=50, ge=1, le=500)
+    local_login: bool = True  # False: passwords are refused, users sign in through OIDC only
+    oidc: OidcSettings = OidcSettings()
 
 
 class Settings(BaseSettings):

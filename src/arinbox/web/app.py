@@ -18,6 +18,7 @@ from arinbox.web.console import Console
 from arinbox.web.pages import render
 from arinbox.web.params import BadParameter
 from arinbox.web.routes import api, audit, emails, kpis, login, policy, queue
+from arinbox.web.routes.sso import install_sso
 from arinbox.web.security import (
     EVERYONE,
     CsrfRejected,
@@ -102,6 +103,7 @@ def create_app(app: App, *, over_https: bool = False) -> FastAPI:
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (login, queue, emails, audit, policy, kpis, api):
         web.include_router(module.router)
+    install_sso(web, settings.console)  # /login/oidc when an issuer is configured
     _install_error_pages(web)
 
     @web.get("/api/openapi.json", include_in_schema=False)

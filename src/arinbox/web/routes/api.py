@@ -130,6 +130,8 @@ def get_session(request: Request) -> SessionOut:
 
 @router.post("/session")
 def post_session(request: Request, body: Credentials, console: ConsoleDep) -> SessionOut:
+    if not console.settings.console.local_login:
+        raise HTTPException(403, "passwords are turned off here: sign in through single sign-on at /login/oidc")
     user = authenticate(console.sessions, body.username.strip(), body.password)
     if user is None:
         raise HTTPException(401, "unknown user or wrong password")
