@@ -203,8 +203,10 @@ def test_a_groups_claim_maps_to_a_role_kept_in_the_users_table(sso: Sso) -> None
     assert session_user(bob) == {"username": "bob", "role": "clerk", "display_name": "Bob B"}
     assert bob.get("/kpis").status_code == 403
 
-    admin = sso.client()  # the first mapping entry the groups match wins
-    assert sso.sign_in(admin, {"preferred_username": "erin", "groups": ["ar-clerks", "ar-admins"]}).status_code == 303
+    admin = sso.client()  # the first mapping entry the groups match wins; `next` stays on this site
+    done = sso.sign_in(admin, {"preferred_username": "erin", "groups": ["ar-clerks", "ar-admins"]},
+                       "https://elsewhere.example/phish")
+    assert done.status_code == 303 and done.headers["location"] == "/queue"
     assert session_user(admin) == {"username": "erin", "role": "admin", "display_name": None}
 
     carol = sso.client()  # in the table, groups map to nothing: the table's role stands

@@ -88,10 +88,11 @@ class PendingSignIn:
     @classmethod
     def from_session(cls, raw: object) -> PendingSignIn:
         try:
-            assert isinstance(raw, dict)
+            if not isinstance(raw, dict):
+                raise TypeError(type(raw).__name__)
             return cls(str(raw["state"]), str(raw["nonce"]), str(raw["verifier"]), str(raw["next"]),
                        float(raw["started"]))
-        except (AssertionError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             raise SignInFailed("no sign-in was started from this browser (or it was used already): "
                                "start again from the login page") from None
 
