@@ -115,12 +115,13 @@ def ingest(
 
 def _process(a: Any) -> dict[str, int]:
     processor = a.processor
+    processor.leases.release_dead_local()
     ids = processor.runnable_ids()
     counts: Counter[str] = Counter()
     with _progress() as bar:
         task = bar.add_task("processing emails", total=len(ids))
         for wi in ids:
-            counts[processor.run(wi)] += 1
+            counts[processor.try_run(wi) or "left to a running worker"] += 1
             bar.advance(task)
     return dict(counts)
 
@@ -520,14 +521,48 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: ARINBOX_CONSOLE__PORT, 8000)")] = None,
     certfile: Annotated[Path | None, typer.Option(help="TLS certificate: serve HTTPS (cookies then Secure)")] = None,
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key for --certfile")] = None,
+    scheduler: Annotated[bool, typer.Option(help="Poll mailboxes, escalate, follow up promises, send the "
+                                                 "daily digest (one leader among all processes)")] = True,
+    workers: Annotated[int, typer.Option(min=0, help="Worker threads running emails in this process "
+                                                     "(0: leave it to `arinbox worker` processes)")] = 1,
 ) -> None:
-    """Serve the web console: approval queue, emails and traces, audit, policy, KPIs and the JSON API."""
+    """Serve the web console and its API, with the scheduler and a worker pool in the background."""
+    from arinbox.service import logs
+    from arinbox.service.runtime import background_services
     from arinbox.web.server import serve as run_server
 
     settings = get_settings()
+    logs.configure()
     with _app(settings) as a:
         run_server(a, host=host or settings.console.host, port=port or settings.console.port,
-                   certfile=str(certfile) if certfile else None, keyfile=str(keyfile) if keyfile else None)
+                   certfile=str(certfile) if certfile else None, keyfile=str(keyfile) if keyfile else None,
+                   services=background_services(a, scheduler=scheduler, workers=workers))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes (one per core: the graph is "
+                                                         "CPU-bound); a dead one is restarted")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Worker threads per process (helps only while "
+                                                     "emails wait on SMTP, IMAP or an LLM)")] = 1,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port "
+                                                          "(with --concurrency 1)")] = None,
+) -> None:
+    """Claim and run emails until SIGTERM, beside other workers on this machine or others."""
+    from functools import partial
+
+    from arinbox.service import logs
+    from arinbox.service.runtime import run_worker, worker_child
+    from arinbox.service.workers import supervise
+
+    logs.configure()
+    if concurrency == 1:
+        with _app() as a:
+            run_worker(a, threads, metrics_port=metrics_port)
+        return
+    if metrics_port is not None:
+        raise ArinboxError("--metrics-port needs --concurrency 1 (run one process per port)")
+    supervise(concurrency, partial(worker_child, threads))
 
 
 DEMO_USERS = (("demo-clerk", "clerk"), ("demo-approver", "approver"), ("demo-auditor", "auditor"))

@@ -77,6 +77,25 @@ class ConsoleSettings(BaseModel):
     oidc: OidcSettings = OidcSettings()
 
 
+class ServiceSettings(BaseModel):
+    """The scheduler and the workers (``ARINBOX_SERVICE__*``) of `arinbox serve` and `arinbox worker`."""
+
+    lease_seconds: float = Field(default=60, gt=0)  # a worker renews its leases every third of this
+    idle_seconds: float = Field(default=2, gt=0)  # a worker that found nothing looks again after this
+    retry_backoff_seconds: float = Field(default=30, ge=0)  # before a 'retry' email runs again; doubles
+    retry_backoff_max_seconds: float = Field(default=900, ge=0)
+    shutdown_grace_seconds: float = Field(default=30, ge=0)  # SIGTERM: time to finish in-flight emails
+    escalate_every_minutes: float = Field(default=15, gt=0)
+    promise_check_every_minutes: float = Field(default=60, gt=0)
+    digest_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM
+    digest_timezone: str = "UTC"
+    digest_to: str = "ar-team@brightwater-supply.example"  # the daily digest, written to the outbox folder
+    follow_up_to: str = "collections@brightwater-supply.example"  # broken promises to pay
+    leader_retry_seconds: float = Field(default=10, gt=0)  # a standby scheduler tries the leader lock
+    mailboxes: list[str] = Field(default_factory=list)  # polled by the scheduler; empty: all in mailboxes.yaml
+    folder_poll_seconds: float = Field(default=60, gt=0)  # folder mailboxes have no interval of their own
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARINBOX_", env_nested_delimiter="__", extra="ignore")
 
@@ -102,6 +121,7 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     llm: LlmSettings = LlmSettings()
     console: ConsoleSettings = ConsoleSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @property
     def policy_path(self) -> Path:

@@ -40,7 +40,7 @@ SEEDED = 30
 # every route of the console and who may use it; a new route must be added here
 ROUTES: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/"): PUBLIC, ("GET", "/login"): PUBLIC, ("POST", "/login"): PUBLIC, ("POST", "/logout"): PUBLIC,
-    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC, ("GET", "/metrics"): PUBLIC,
     ("GET", "/queue"): EVERYONE, ("GET", "/queue/{approval_id}"): EVERYONE,
     ("POST", "/queue/{approval_id}/approve"): DECIDERS, ("POST", "/queue/{approval_id}/edit"): DECIDERS,
     ("POST", "/queue/{approval_id}/reject"): DECIDERS,

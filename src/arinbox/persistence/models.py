@@ -149,9 +149,11 @@ class WorkItem(Base):
     """One email's way through the graph; status is the queue."""
 
     __tablename__ = "work_items"
+    # workers claim by status, oldest first, and take back what an expired lease left
+    __table_args__ = (Index("ix_work_items_claim", "status", "lease_until"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     raw_message_id: Mapped[int] = mapped_column(ForeignKey("raw_messages.id"), unique=True)
-    # pending -> processing -> done | waiting_approval | failed
+    # pending -> processing -> done | waiting_approval | failed | retry
     status: Mapped[str] = mapped_column(String(30), index=True, default="pending")
     intent: Mapped[str | None] = mapped_column(String(40), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -160,6 +162,10 @@ class WorkItem(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the worker holding the item and until when; an expired lease makes it claimable again.
+    # For an item in 'retry', lease_until is the earliest time a worker tries it again.
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class VaultEntry(Base):

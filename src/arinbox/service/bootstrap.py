@@ -27,6 +27,7 @@ from arinbox.policies.schema import Policy, load_policy
 from arinbox.service.checkpoints import checkpoint_target, open_checkpointer
 from arinbox.service.outboxes import RoutedOutbox
 from arinbox.service.processor import Processor
+from arinbox.service.prometheus_metrics import Metrics
 from arinbox.settings import Settings
 
 
@@ -140,4 +141,12 @@ class App:
         target = checkpoint_target(self.settings.database_url, self.settings.checkpoint_url)
         saver, conn = open_checkpointer(target)
         self._stack.callback(conn.close)
-        return Processor(self.deps, build_graph(saver))
+        processor = Processor(self.deps, build_graph(saver), self.settings.service)
+        processor.observers.append(self.metrics)
+        self._stack.callback(processor.close)
+        return processor
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """Prometheus metrics of this process and of the queue (``/metrics``)."""
+        return Metrics(self.sessions)

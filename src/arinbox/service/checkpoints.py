@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,12 @@ import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
 
 from arinbox.persistence.db import normalise_url
+
+SETUP_LOCK = 4242004  # held while the checkpoint tables are created or migrated
 
 
 def checkpoint_target(database_url: str, checkpoint_url: str) -> str:
@@ -37,7 +41,17 @@ def open_checkpointer(target: str) -> tuple[BaseCheckpointSaver[Any], Any]:
         sqlite_saver.setup()
         return sqlite_saver, conn
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    pg = psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row)
-    pg_saver = PostgresSaver(pg)
-    pg_saver.setup()
-    return pg_saver, pg
+    # a pool that checks each connection before lending it: a dropped connection (server restart,
+    # a killed backend) is replaced instead of failing every later checkpoint
+    pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
+        conninfo, min_size=1, max_size=4, open=True, check=ConnectionPool.check_connection,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    pg_saver = PostgresSaver(pool)
+    with psycopg.connect(conninfo, autocommit=True) as lock:
+        # workers starting together would each create the checkpoint tables: one at a time. Try, not
+        # wait: setup's CREATE INDEX CONCURRENTLY waits for every running statement, a blocked
+        # pg_advisory_lock included, which would deadlock unseen.
+        while not lock.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK,)).fetchone()[0]:  # type: ignore[index]
+            time.sleep(0.2)
+        pg_saver.setup()
+    return pg_saver, pool

@@ -14,6 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from arinbox.domain.errors import ArinboxError, NotFoundError, PermissionDenied
+from arinbox.service.health import health_report
+from arinbox.service.prometheus_metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from arinbox.web.console import Console
 from arinbox.web.pages import render
 from arinbox.web.params import BadParameter
@@ -111,7 +113,14 @@ def create_app(app: App, *, over_https: bool = False) -> FastAPI:
         return web.openapi()
 
     @web.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        """Database and background services of this process (``web.state.services``, set by serve)."""
+        report = health_report(app.sessions, getattr(web.state, "services", ()))
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @web.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics, public like /healthz: expose the port to the monitoring network only."""
+        return Response(app.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     return web

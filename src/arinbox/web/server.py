@@ -47,6 +47,7 @@ class ModelWarmUp:
 def build(app: App, services: Sequence[Service] = (), *, over_https: bool = False, warm_up: bool = True) -> FastAPI:
     web = create_app(app, over_https=over_https)
     running = [*services, *([ModelWarmUp(web)] if warm_up else [])]
+    web.state.services = running  # /healthz reports on those that have ``health()``
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
