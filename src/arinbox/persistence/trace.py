@@ -34,9 +34,14 @@ def record_hash(prev_hash: str, key: str, node: str, work_item_id: int | None, c
 
 def append(session: Session, *, key: str, node: str, work_item_id: int | None, body: dict[str, Any]) -> bool:
     """Append one record in the caller's transaction; False if the key is already traced."""
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         # one chain for many workers: serialise appends for the rest of this transaction
         session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    elif dialect == "sqlite":
+        # take SQLite's write lock before reading the last hash (a write that changes nothing): a
+        # plain SELECT runs outside the write transaction, and two threads would chain to one record
+        session.execute(text("UPDATE trace_records SET id = id WHERE 0 = 1"))
     if session.scalar(select(TraceRecord.id).where(TraceRecord.key == key)) is not None:
         return False
     last = session.scalar(select(TraceRecord.hash).order_by(TraceRecord.id.desc()).limit(1))
