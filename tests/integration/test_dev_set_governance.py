@@ -46,4 +46,4 @@ def test_dev_set_under_the_default_policy_and_its_backtest(tmp_path: Path) -> No
     assert off.resolved_after < off.resolved_before
     # every email that had an action run alone now waits for a person; nothing is released
     assert all(c.direction == "now needs a person" for c in off.changes)
-    assert off.kinds and all(k.after == k.total for k in off.kinds)
+    assert off.kinds and all(k.held_after == k.proposals for k in off.kinds)
