@@ -457,6 +457,8 @@ def eval_(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder (labels.jsonl, emails/, ledger/)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     policy: Annotated[Path | None, typer.Option(help="Policy file (default: the active one)")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep the evaluation database in this new folder "
+                                                   "(to backtest or inspect it)")] = None,
 ) -> None:
     """Score the real graph on a labelled corpus, in a fresh temporary database."""
     from arinbox.evaluation.report import render_text, to_json
@@ -465,7 +467,7 @@ def eval_(
     with _progress() as bar:
         task = bar.add_task("evaluating", total=None)
         report = run_eval(corpus, get_settings(), policy,
-                          on_progress=lambda n, total: bar.update(task, completed=n, total=total))
+                          on_progress=lambda n, total: bar.update(task, completed=n, total=total), keep_dir=keep)
     if as_json:
         sys.stdout.write(json.dumps(to_json(report), indent=2) + "\n")
     else:

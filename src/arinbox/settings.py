@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     vault_key_file: Path = Path(".arinbox-vault.key")
     dispute_owner: str = "ar-disputes"
     company_name: str = "Brightwater Industrial Supply Ltd."
+    # the AR ledger: the embedded SQL ledger, or a REST ERP described by a YAML file
+    # (see connectors/erp-rest.example.yaml)
+    ledger_backend: Literal["sql", "rest"] = "sql"
+    erp_config_file: Path | None = None
     classifier_engine: Literal["embedded", "llm", "hybrid"] = "embedded"
     # a larger message or attachment is stored and its work item failed with the limit named (ingest)
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)

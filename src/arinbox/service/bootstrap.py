@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -15,7 +16,8 @@ from arinbox.agents.graph import build_graph
 from arinbox.agents.propose import Proposer
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.connectors.folder import FolderOutbox
-from arinbox.domain.ports import Classifier, Outbox
+from arinbox.domain.errors import ConfigError
+from arinbox.domain.ports import Classifier, Ledger, Outbox
 from arinbox.ledger.csv_import import ledger_revision
 from arinbox.ledger.sql_ledger import SqlLedger
 from arinbox.masking.engine import build_analyzer
@@ -29,6 +31,8 @@ from arinbox.service.outboxes import RoutedOutbox
 from arinbox.service.processor import Processor
 from arinbox.service.prometheus_metrics import Metrics
 from arinbox.settings import Settings
+
+ERP_REFRESH_S = 300  # how often a long-running process re-reads an ERP's customers and numbering
 
 
 @lru_cache(maxsize=2)
@@ -67,8 +71,22 @@ class App:
         return make_session_factory(self.engine)
 
     @cached_property
-    def ledger(self) -> SqlLedger:
+    def ledger(self) -> Ledger:
+        if self.settings.ledger_backend == "rest":
+            from arinbox.ledger.rest_erp import RestErpLedger, load_erp_config
+
+            if self.settings.erp_config_file is None:
+                raise ConfigError("ARINBOX_LEDGER_BACKEND=rest needs ARINBOX_ERP_CONFIG_FILE (an ERP YAML file)")
+            rest = RestErpLedger(load_erp_config(self.settings.erp_config_file))
+            self._stack.callback(rest.close)
+            return rest
         return SqlLedger(self.sessions)
+
+    def _ledger_revision(self) -> int:
+        """Imports bump the embedded ledger's revision; an ERP's numbering is re-read every few minutes."""
+        if self.settings.ledger_backend == "rest":
+            return int(time.time() // ERP_REFRESH_S)
+        return ledger_revision(self.sessions)
 
     @property
     def policy_file(self) -> Path:
@@ -122,7 +140,7 @@ class App:
         return Deps(
             sessions=self.sessions,
             ledger=self.ledger,
-            refs_source=LiveLedgerRefs(self.ledger, lambda: ledger_revision(self.sessions),
+            refs_source=LiveLedgerRefs(self.ledger, self._ledger_revision,
                                        (self.settings.company_name,)),
             masker=self.masker,
             classifier=self.classifier,
