@@ -10,6 +10,7 @@ Also the entry point of worker processes in tests: ``python -m tests.support.lig
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -26,6 +27,20 @@ class LightApp(App):
     @cached_property
     def masker(self) -> Any:  # type: ignore[override]
         return FakeMasker()
+
+    @cached_property
+    def outbox(self) -> Any:  # type: ignore[override]
+        """Replies over SMTP to a test server when ``ARINBOX_TEST_SMTP_PORT`` is set."""
+        port = os.environ.get("ARINBOX_TEST_SMTP_PORT")
+        if not port:
+            return super().outbox
+        from arinbox.connectors.config import ImapMailboxConfig, Secret, SmtpConfig
+        from arinbox.connectors.smtp import SmtpOutbox
+
+        mailbox = ImapMailboxConfig(kind="imap", name="scale", address=self.settings.mailbox_address,
+                                    host="127.0.0.1", username="unused", password=Secret(env="UNUSED"),
+                                    smtp=SmtpConfig(host="127.0.0.1", port=int(port), security="none", timeout_s=5))
+        return SmtpOutbox(mailbox, self.sessions)
 
     @cached_property
     def classifier(self) -> Any:
@@ -56,6 +71,7 @@ def kill_at(plan: list[tuple[str, str]], done_file: str) -> None:
     func_name = {"extract": "extract_facts"}.get(node_name, node_name)
     original = getattr(nodes, func_name)
 
+    @functools.wraps(original)  # LangGraph reads the signature to pass the runtime
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if when == "before":
             die()

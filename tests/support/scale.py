@@ -75,8 +75,9 @@ def worker_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]
 
 def start_worker(env: dict[str, str], log: Path, threads: int = 1) -> subprocess.Popen[bytes]:
     """A light worker process (tests.support.light_app); its JSON log lines go to ``log``."""
-    return subprocess.Popen([sys.executable, "-m", "tests.support.light_app", str(threads)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    with log.open("ab") as err:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "tests.support.light_app", str(threads)], env=env,
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def finished_lines(logs: list[Path]) -> list[dict[str, Any]]:
