@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck system-deps clean bench-imap
+.PHONY: demo test lint typecheck system-deps clean bench bench-imap
 
 $(STAMP): pyproject.toml requirements/spacy-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+# the service end to end: SQLite, PostgreSQL with 1, 2 and 4 workers, memory over 20,000 emails (JSON)
+bench: $(STAMP) system-deps
+	$(BIN)/arinbox bench service --emails 300 --memory-emails 20000
 
 bench-imap: $(STAMP) system-deps
 	$(BIN)/python benchmarks/imap_ingest.py --messages 5000 --json

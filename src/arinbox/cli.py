@@ -435,6 +435,25 @@ def bench_matching(
         out.print(bench.render(result), markup=False, soft_wrap=True)
 
 
+@bench_app.command("service")
+def bench_service(
+    emails: Annotated[int, typer.Option(help="Emails per run (the development corpus repeated)")] = 300,
+    memory_emails: Annotated[int, typer.Option(help="Emails of the memory run (0: skip it)")] = 20000,
+    workers: Annotated[str, typer.Option(help="PostgreSQL runs: worker processes, comma-separated")] = "1,2,4",
+    pg_admin: Annotated[str, typer.Option(help="PostgreSQL URL allowed to create a throw-away database")] =
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+    corpus: Annotated[Path | None, typer.Option(help="A labelled corpus (default: agents/evals/dev)")] = None,
+) -> None:
+    """End-to-end emails/s and p50/p95 per graph node: SQLite, PostgreSQL with N workers; memory over a long run."""
+    from arinbox.bench import service as bench
+
+    settings = get_settings()
+    counts = tuple(int(n) for n in workers.split(",") if n.strip())
+    result = bench.run(corpus or settings.data_root / "agents" / "evals" / "dev", emails, memory_emails, pg_admin,
+                       counts)
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
 @app.command("eval-masking")
 def eval_masking(
     file: Annotated[Path, typer.Argument(help="presidio-research InputSample .json or arinbox masking .jsonl")],
