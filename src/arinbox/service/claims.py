@@ -29,6 +29,7 @@ from arinbox.persistence.models import utcnow
 
 log = logging.getLogger("arinbox.claims")
 W = m.WorkItem
+CANDIDATE_SLACK = 32  # SQLite: candidates looked at beyond the n wanted
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -85,7 +86,14 @@ class Leases:
                 if ids:
                     s.execute(update(W).where(W.id.in_(ids)).values(self._taken(now)))
                 return ids
-            return [i for i in s.scalars(q) if self._take_one(s, i, now, due_only=due_only)]
+            # another process may take a candidate first: look past the first n, stop at n taken
+            taken: list[int] = []
+            for i in s.scalars(q.limit(n + CANDIDATE_SLACK)):
+                if len(taken) == n:
+                    break
+                if self._take_one(s, i, now, due_only=due_only):
+                    taken.append(i)
+            return taken
 
     def take_if_free(self, work_item_id: int) -> bool:
         """Claim this one item unless another process holds it (retry back-off does not apply)."""
