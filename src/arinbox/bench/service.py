@@ -110,9 +110,8 @@ def _settled(app: App, emails: int) -> bool:
             >= emails
 
 
-def _worker_process(settings_json: str, out: str, stop: Any, ready: Any) -> None:
+def _worker_process(settings: Settings, out: str, stop: Any, ready: Any) -> None:
     """One worker process of a PostgreSQL run: run until told to stop, then write its stage times."""
-    settings = Settings.model_validate_json(settings_json)
     times = StageTimes()
     with App(settings) as app:
         app.processor.observers.append(times)
@@ -153,7 +152,7 @@ def run_postgres(corpus: Path, emails: int, workers: int, admin: str, work: Path
         stop = ctx.Event()
         readies = [ctx.Event() for _ in range(workers)]
         outs = [work / f"stages-{workers}-{i}.json" for i in range(workers)]
-        procs = [ctx.Process(target=_worker_process, args=(settings.model_dump_json(), str(o), stop, r))
+        procs = [ctx.Process(target=_worker_process, args=(settings, str(o), stop, r))
                  for o, r in zip(outs, readies, strict=True)]
         # the queue is held until every worker has loaded its models: the clock measures running only
         with App(settings) as app:
@@ -161,8 +160,11 @@ def run_postgres(corpus: Path, emails: int, workers: int, admin: str, work: Path
                 s.execute(update(m.WorkItem).values(status="bench_hold"))
             for p in procs:
                 p.start()
-            for r in readies:
-                r.wait()
+            for r, p in zip(readies, procs, strict=True):
+                while not r.wait(1):
+                    if not p.is_alive():
+                        stop.set()
+                        raise RuntimeError(f"bench worker {p.name} exited with {p.exitcode}")
             with app.sessions.begin() as s:
                 s.execute(update(m.WorkItem).where(m.WorkItem.status == "bench_hold")
                           .values(status="pending"))
