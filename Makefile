@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck system-deps clean bench bench-imap
+.PHONY: demo test test-scale lint typecheck system-deps clean bench bench-imap
 
 $(STAMP): pyproject.toml requirements/spacy-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+# four workers, 10,000 emails on PostgreSQL (about 20 minutes on 2 cores); `make test` runs 2,000
+test-scale: $(STAMP) system-deps
+	ARINBOX_SCALE_EMAILS=10000 $(BIN)/pytest -m postgres tests/integration/test_scale.py -k every_email
 
 # the service end to end: SQLite, PostgreSQL with 1, 2 and 4 workers, memory over 20,000 emails (JSON)
 bench: $(STAMP) system-deps

