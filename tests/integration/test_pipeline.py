@@ -49,6 +49,12 @@ def test_each_email_is_acted_on_or_held(processed: App) -> None:
     with processed.sessions() as s:
         raw = s.get(m.RawMessage, broken.raw_message_id)
         assert raw is not None and raw.parse_status == "failed" and raw.raw.startswith(b"this is not an email")
+        # a dispute opened alone goes to the owner the policy's dispute_routing names for its reason
+        routing = processed.policy.dispute_routing
+        disputes = list(s.scalars(select(m.Dispute)))
+        assert disputes
+        for d in disputes:
+            assert d.owner == routing.owner(d.customer_id, d.reason, d.amount, processed.settings.dispute_owner)
 
 
 def test_reingest_and_reprocess_change_nothing(processed: App) -> None:

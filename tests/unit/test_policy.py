@@ -108,3 +108,14 @@ def test_an_email_with_a_held_action_always_needs_a_person() -> None:
     assert not nothing.needs_person and nothing.rule_id == "intent.auto_reply.no_action"
     clean = decide_email([_prop()], _cls(), FACTS, [], None, policy, TODAY)
     assert not clean.needs_person and clean.rule_id == ""
+
+
+def test_dispute_owner_by_customer_then_amount_then_reason() -> None:
+    routing = load_policy(POLICY).dispute_routing
+    assert routing.owner("C1", "damaged", Decimal("120.00"), "fallback") == "logistics-claims"
+    assert routing.owner("C1", "pricing", Decimal("120.00"), "fallback") == "sales-operations"
+    assert routing.owner("C1", "other", Decimal("120.00"), "fallback") == "ar-disputes"
+    assert routing.owner("C1", "damaged", Decimal("10000.01"), "fallback") == "ar-supervisors"
+    keyed = routing.model_copy(update={"by_customer": {"C1": "key-account-c1"}, "default_owner": None})
+    assert keyed.owner("C1", "damaged", Decimal("99999"), "fallback") == "key-account-c1"
+    assert keyed.owner("C2", "other", Decimal("1"), "fallback") == "fallback"

@@ -290,8 +290,10 @@ def _run_action(deps: Deps, wi: int, p: Proposal, state: EmailState) -> dict[str
             [Allocation.model_validate(a) for a in pl["allocations"]], reference=state["masked"]["subject"],
             received=dt.date.fromisoformat(pl["received"]))
     elif p.kind is ActionKind.OPEN_DISPUTE:
+        owner = deps.policy.dispute_routing.owner(pl["customer_id"], pl["reason"], Decimal(pl["amount"]),
+                                                  deps.dispute_owner)
         w = deps.ledger.open_dispute(key, pl["customer_id"], pl["invoice"], Decimal(pl["amount"]), pl["reason"],
-                                     deps.dispute_owner, note=state["masked"]["newest"][:2000])
+                                     owner, note=state["masked"]["newest"][:2000])
     elif p.kind is ActionKind.RECORD_PROMISE:
         w = deps.ledger.record_promise(key, pl["customer_id"], pl["invoices"], Decimal(pl["amount"]),
                                        pl["currency"], dt.date.fromisoformat(pl["promised_date"]))

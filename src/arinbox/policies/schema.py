@@ -10,7 +10,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arinbox.domain.models import ActionKind, CreditRisk, Intent, RiskTier
+from arinbox.domain.models import ActionKind, CreditRisk, DisputeReason, Intent, RiskTier
 from arinbox.yaml_files import load_yaml_model
 
 
@@ -61,6 +61,30 @@ def _default_approvers() -> dict[RiskTier, list[Role]]:
     return {"low": ["clerk", "approver", "admin"], "medium": ["approver", "admin"], "high": ["approver", "admin"]}
 
 
+class OwnerOverAmount(_Strict):
+    amount: Decimal = Field(ge=0)
+    owner: str = Field(min_length=1)
+
+
+class DisputeRouting(_Strict):
+    """Who owns a new dispute case: by customer first, then by amount, then by reason, else the default."""
+
+    default_owner: str | None = None  # None: the deployment's ARINBOX_DISPUTE_OWNER
+    by_customer: dict[str, str] = Field(default_factory=dict)  # customer id -> owner (key accounts)
+    over_amount: OwnerOverAmount | None = None  # disputes above this amount go to this owner
+    by_reason: dict[DisputeReason, str] = Field(default_factory=dict)
+
+    def owner(self, customer_id: str, reason: str, amount: Decimal, fallback: str) -> str:
+        if customer_id in self.by_customer:
+            return self.by_customer[customer_id]
+        if self.over_amount is not None and amount > self.over_amount.amount:
+            return self.over_amount.owner
+        for known, owner in self.by_reason.items():
+            if known.value == reason:
+                return owner
+        return self.default_owner or fallback
+
+
 def _default_raw_text_roles() -> list[Role]:
     return ["approver", "admin"]
 
@@ -90,6 +114,7 @@ class Policy(_Strict):
     customer_rules: CustomerRules = Field(default_factory=CustomerRules)
     # roles that may read an email's raw (unmasked) text in the console; every such view is traced
     raw_text_roles: list[Role] = Field(default_factory=_default_raw_text_roles)
+    dispute_routing: DisputeRouting = Field(default_factory=DisputeRouting)
     content_hash: str = ""
 
     @model_validator(mode="after")
