@@ -178,8 +178,8 @@ def test_dropped_database_connections(request: pytest.FixtureRequest, tmp_path: 
     finally:
         _stop(p)
     assert drops >= 2, "the worker finished before its connections could be dropped: the test proves nothing"
-    log = (work / "worker-00.log").read_text()
-    assert "database connection lost" in log or "database unreachable" in log
+    # no log line is required: a connection dropped while idle is replaced by the pool's check without
+    # the worker noticing; one dropped mid-statement gives the email back ("database connection lost")
     assert state(url, work) == expected
     _finished_once(work, url)
 
