@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
 
-# four workers, 10,000 emails on PostgreSQL (about 20 minutes on 2 cores); `make test` runs 2,000
+# four workers, 10,000 emails on PostgreSQL (about 20 minutes on 2 cores); `make test` runs 1,000
 test-scale: $(STAMP) system-deps
 	ARINBOX_SCALE_EMAILS=10000 $(BIN)/pytest -m postgres tests/integration/test_scale.py -k every_email
 
