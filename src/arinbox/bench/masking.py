@@ -14,7 +14,6 @@ attachments, as ``arinbox eval`` counts it.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,20 +23,17 @@ from email.policy import SMTP
 from pathlib import Path
 
 import tldextract
-from cryptography.fernet import Fernet
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
-from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
 from arinbox.agents.context import LedgerRefs
+from arinbox.bench.corpus import corpus_app
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import ParsedEmail
 from arinbox.evaluation.labels import load_labels
-from arinbox.ledger.csv_import import import_ledger
 from arinbox.mail.parse import parse_email
 from arinbox.masking.masker import PresidioMasker
-from arinbox.service.bootstrap import App
 from arinbox.settings import Settings
 
 # the size of a typical AR reply with its quoted history
@@ -144,13 +140,8 @@ def load_bench_emails(corpus: Path) -> list[BenchEmail]:
 
 def load_masker(corpus: Path, base: Settings) -> tuple[PresidioMasker, list[str]]:
     """arinbox's masker as the application builds it, and the keep terms of the corpus ledger."""
-    with tempfile.TemporaryDirectory(prefix="arinbox-bench-") as tmp:
-        settings = base.model_copy(update={
-            "database_url": f"sqlite:///{Path(tmp) / 'bench.sqlite'}", "checkpoint_url": "",
-            "vault_key": SecretStr(Fernet.generate_key().decode())})
-        with App(settings) as app:
-            import_ledger(corpus / "ledger", app.sessions)
-            return app.masker, LedgerRefs.load(app.ledger, (settings.company_name,)).keep_terms
+    with corpus_app(corpus, base) as app:
+        return app.masker, LedgerRefs.load(app.ledger, (base.company_name,)).keep_terms
 
 
 @contextmanager
