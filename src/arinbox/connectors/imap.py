@@ -38,6 +38,15 @@ CONNECTION_ERRORS = (OSError, IMAPClientAbortError)
 IDLE_LIMIT_S = 29 * 60  # RFC 2177: re-issue IDLE before servers drop an idle client (30 min)
 
 
+def remove(client: IMAPClient, uid: int) -> None:
+    """Delete one message; expunge only it where the server allows (UIDPLUS), else the folder."""
+    client.delete_messages([uid], silent=True)
+    if client.has_capability("UIDPLUS"):
+        client.uid_expunge([uid])
+    else:
+        client.expunge()
+
+
 class ImapUnavailableError(ServiceUnavailable):
     """The server could not be reached, even after reconnecting with backoff."""
 
@@ -308,11 +317,7 @@ class ImapMailbox:
                     c.move([uid], target)
                 else:
                     c.copy([uid], target)
-                    c.delete_messages([uid], silent=True)
-                    if c.has_capability("UIDPLUS"):
-                        c.uid_expunge([uid])
-                    else:
-                        c.expunge()
+                    remove(c, uid)
 
         self.conn.run(op)
 
@@ -398,11 +403,7 @@ class ImapSentFolder:
     def delete(self, uid: int) -> None:
         def op(c: IMAPClient) -> None:
             self._open(c)
-            c.delete_messages([uid], silent=True)
-            if c.has_capability("UIDPLUS"):
-                c.uid_expunge([uid])
-            else:
-                c.expunge()
+            remove(c, uid)
 
         self.conn.run(op)
 
