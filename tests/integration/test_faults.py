@@ -37,7 +37,9 @@ REFUSED = 4  # SMTP refusals; the 24 emails send 6 replies without approval
 NODES = ["parse", "mask", "classify", "extract", "lookup", "propose", "gate", "approval", "execute", "verify"]
 # "after": the node's work is done and its checkpoint not yet written, so it runs again on restart.
 # The approval node stops the graph (interrupt) and never returns, so it is killed on entry.
-KILL_POINTS = [("parse", "before")] + [(n, "before" if n == "approval" else "after") for n in NODES]
+# "saved": the node's writes are stored, the step's checkpoint is not: the restart must finish that step.
+KILL_POINTS = ([("parse", "before")] + [(n, "before" if n == "approval" else "after") for n in NODES]
+               + [(n, "saved") for n in ("parse", "propose", "approval", "verify")])
 
 
 def _settings(url: str, work: Path, **service: Any) -> Settings:

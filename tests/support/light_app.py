@@ -14,6 +14,8 @@ import functools
 import os
 import signal
 import sys
+import threading
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -50,8 +52,12 @@ class LightApp(App):
 
 
 def kill_at(plan: list[tuple[str, str]], done_file: str) -> None:
-    """Make this process SIGKILL itself at the first (node, 'before'|'after') of ``plan`` not yet in
-    ``done_file``, so a test can kill a worker at an exact graph node; each point fires once."""
+    """Make this process SIGKILL itself at the first (node, 'before'|'after'|'saved') of ``plan`` not
+    yet in ``done_file``, so a test can kill a worker at an exact graph node; each point fires once.
+    'saved': the node's writes are stored and the step's checkpoint is not yet written."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     from arinbox.agents import nodes
 
     done = set(Path(done_file).read_text().split()) if os.path.exists(done_file) else set()
@@ -67,6 +73,30 @@ def kill_at(plan: list[tuple[str, str]], done_file: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.kill(os.getpid(), signal.SIGKILL)
+
+    if when == "saved":
+        holding = threading.Event()  # the node's writes are on their way: no checkpoint may follow
+        for saver in (PostgresSaver, SqliteSaver):
+            put, put_writes = saver.put, saver.put_writes
+
+            @functools.wraps(put_writes)
+            def saving(self: Any, config: Any, writes: Any, task_id: str, task_path: str = "",
+                       _put_writes: Any = put_writes) -> None:
+                mine = task_path.split(",")[-1].strip(" ()'\"") == node_name
+                if mine:
+                    holding.set()
+                _put_writes(self, config, writes, task_id, task_path)
+                if mine:
+                    die()
+
+            @functools.wraps(put)
+            def checkpointing(self: Any, *args: Any, _put: Any = put) -> Any:
+                while holding.is_set():  # killed here, before the checkpoint is written
+                    time.sleep(0.05)
+                return _put(self, *args)
+
+            saver.put_writes, saver.put = saving, checkpointing  # type: ignore[method-assign]
+        return
 
     func_name = {"extract": "extract_facts"}.get(node_name, node_name)
     original = getattr(nodes, func_name)

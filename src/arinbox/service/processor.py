@@ -140,7 +140,9 @@ class Processor:
                 if answer is None:
                     return self._finish(work_item_id, "waiting_approval", None)
                 self._drive(Command(resume=answer), config, work_item_id)
-            elif snap.next:
+            elif snap.next or snap.tasks:
+                # a step whose nodes all saved their writes before a crash, but whose checkpoint was
+                # not yet written, lists no next node: the step is still open and must be finished
                 self._drive(None, config, work_item_id)
             elif not snap.values:
                 self._drive({"work_item_id": work_item_id}, config, work_item_id)
