@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     ledger_backend: Literal["sql", "rest"] = "sql"
     erp_config_file: Path | None = None
     classifier_engine: Literal["embedded", "llm", "hybrid"] = "embedded"
+    # fitted models kept between processes, so a worker starts in seconds: unset means
+    # $XDG_CACHE_HOME/arinbox (~/.cache/arinbox); ARINBOX_MODEL_CACHE=false fits at every start
+    model_cache_dir: Path | None = None
+    model_cache: bool = True
     # a larger message or attachment is stored and its work item failed with the limit named (ingest)
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
@@ -134,6 +138,14 @@ class Settings(BaseSettings):
     @property
     def reconciliation_path(self) -> Path:
         return self.reconciliation_file or self.data_root / "policies" / "reconciliation.yaml"
+
+    @property
+    def model_cache_path(self) -> Path | None:
+        if not self.model_cache:
+            return None
+        from arinbox.agents.model_cache import default_cache_dir
+
+        return self.model_cache_dir or default_cache_dir()
 
     def vault_key_bytes(self) -> bytes:
         if self.vault_key is not None:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from arinbox.agents.classifier import EmbeddedClassifier
 from arinbox.agents.llm_classifier import LlmClassifier, TokenBudget, build_llm_classifier, load_prompt
+from arinbox.agents.model_cache import default_cache_dir
 from arinbox.connectors.folder import FolderMailbox
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Intent, ParsedEmail
@@ -54,7 +55,7 @@ def server() -> Iterator[OpenAIServer]:
 
 @pytest.fixture(scope="module")
 def embedded() -> EmbeddedClassifier:
-    return embedded_classifier(TRAINING, CUES)
+    return embedded_classifier(TRAINING, CUES, default_cache_dir())
 
 
 def llm(embedded: EmbeddedClassifier, server: OpenAIServer, mode: str = "llm", **cfg: Any) -> LlmClassifier:

@@ -48,7 +48,7 @@ class LightApp(App):
     def classifier(self) -> Any:
         root = self.settings.data_root
         return EmbeddedClassifier(root / "agents" / "training", root / "agents" / "intent_cues.yaml",
-                                  calibration_folds=1)
+                                  calibration_folds=1, cache_dir=self.settings.model_cache_path)
 
 
 def kill_at(plan: list[tuple[str, str]], done_file: str) -> None:

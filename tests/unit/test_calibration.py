@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from arinbox.agents.calibration import calibrated, fit_temperature, reliability
+from arinbox.agents.model_cache import default_cache_dir
 from arinbox.domain.models import ParsedEmail
 from arinbox.service.bootstrap import embedded_classifier
 from tests.conftest import ROOT
@@ -31,7 +32,7 @@ def test_reliability_bins_and_thresholds() -> None:
 
 
 def test_confidence_is_calibrated_and_keeps_the_ranking() -> None:
-    clf = embedded_classifier(TRAINING, CUES)
+    clf = embedded_classifier(TRAINING, CUES, default_cache_dir())
     # fitted on cross-validated training logits; an under-confident TF-IDF model needs T < 1
     assert 0.2 < clf.temperature < 1.0
     email = ParsedEmail(message_id="<x@example.com>", subject="", sender="a@example.com", sender_name="",

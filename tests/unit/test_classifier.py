@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arinbox.agents.classifier import structural_auto_reply
+from arinbox.agents.classifier import EmbeddedClassifier, structural_auto_reply
+from arinbox.agents.model_cache import default_cache_dir
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Intent
 from arinbox.mail.parse import parse_email
@@ -15,13 +16,19 @@ from tests.conftest import ROOT, SHARED_FIXTURES
 
 TRAINING = ROOT / "agents" / "training"
 CUES = ROOT / "agents" / "intent_cues.yaml"
+
+
+def _clf() -> EmbeddedClassifier:
+    return embedded_classifier(TRAINING, CUES, default_cache_dir())
+
+
 RFC3834 = sorted((SHARED_FIXTURES / "mime" / "autoreply-rfc3834").glob("*.eml"))
 
 
 @pytest.mark.parametrize("path", RFC3834, ids=lambda p: p.name)
 def test_real_auto_replies_are_never_work(path: Path) -> None:
     email = parse_email(path.read_bytes())
-    result = embedded_classifier(TRAINING, CUES).classify(email, f"{email.subject}\n{email.newest}")
+    result = _clf().classify(email, f"{email.subject}\n{email.newest}")
     assert result.intent is Intent.AUTO_REPLY
 
 
@@ -31,7 +38,7 @@ def test_auto_generated_payment_advice_is_left_to_the_model() -> None:
            b"The following payment has been made by wire transfer: INV-1001 1,250.00 USD.\r\n")
     email = parse_email(raw)
     assert structural_auto_reply(email) is None
-    result = embedded_classifier(TRAINING, CUES).classify(email, f"{email.subject}\n{email.newest}")
+    result = _clf().classify(email, f"{email.subject}\n{email.newest}")
     assert result.intent is Intent.REMITTANCE_ADVICE
 
 
@@ -43,7 +50,7 @@ def test_auto_generated_payment_advice_is_left_to_the_model() -> None:
 ])
 def test_intents_in_four_languages(text: str, intent: Intent, language: str) -> None:
     email = parse_email(b"From: a@example.com\r\nSubject: x\r\n\r\nx\r\n")
-    result = embedded_classifier(TRAINING, CUES).classify(email, text)
+    result = _clf().classify(email, text)
     assert (result.intent, result.language) == (intent, language)
     assert 0 < result.confidence <= 1 and abs(sum(result.scores.values()) - 1) < 0.01
 
@@ -63,7 +70,7 @@ def test_bad_cue_pattern_names_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_the_single_text_path_computes_what_sklearn_computes() -> None:
-    clf = embedded_classifier(TRAINING, CUES)
+    clf = _clf()
     texts = [json.loads(line)["text"] for line in (TRAINING / "intents.jsonl").read_text().splitlines()[::40]]
     texts += ["", "Rechnung <PERSON_1> Überweisung 4.830,00 €", "ÀÉÎÕÜ ñ ß"]
     features = [clf._features(t) for t in texts]

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy
+import sklearn
 from numpy.typing import NDArray
 from pydantic import RootModel, field_validator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -21,10 +23,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from threadpoolctl import threadpool_limits
 
+from arinbox.agents import calibration, model_cache
 from arinbox.agents.calibration import calibrated, cross_val_logits, fit_temperature
 from arinbox.domain.errors import ConfigError
 from arinbox.domain.models import Classification, Intent, ParsedEmail
 from arinbox.language import LanguageGuesser
+from arinbox.mail import signature
 from arinbox.mail.signature import strip_signature
 from arinbox.yaml_files import load_yaml_model
 
@@ -144,11 +148,38 @@ class EmbeddedClassifier:
     name = "embedded-tfidf-lr"
 
     def __init__(self, training_file: Path, cues_file: Path, secondary_threshold: float = 0.3,
-                 calibration_folds: int = 3) -> None:
+                 calibration_folds: int = 3, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where a fit is kept for the next process (``model_cache``); None fits every time."""
         texts, labels = self._load(training_file)
         self.cues = load_yaml_model(cues_file, IntentCues).finder()
         self._secondary_threshold = secondary_threshold
-        self._vectorizer = FeatureUnion([
+        key = self._fingerprint(training_file, cues_file, calibration_folds)
+        fitted = model_cache.load(cache_dir, key) if cache_dir is not None else None
+        if not (isinstance(fitted, tuple) and len(fitted) == 3 and isinstance(fitted[0], FeatureUnion)
+                and isinstance(fitted[1], LogisticRegression) and isinstance(fitted[2], float)):
+            fitted = self._train(texts, labels, calibration_folds)
+            if cache_dir is not None:
+                model_cache.store(cache_dir, key, fitted)
+        self._vectorizer: FeatureUnion = fitted[0]
+        self._model: LogisticRegression = fitted[1]
+        self.temperature: float = fitted[2]
+        self._linear = LinearTextModel(self._vectorizer, self._model)
+        self.classes: list[str] = [str(c) for c in self._model.classes_]
+        self.version = f"{self.name}:{len(texts)}:t{self.temperature:.2f}"
+        self._language = LanguageGuesser(LANGUAGES)
+
+    @staticmethod
+    def _fingerprint(training: Path, cues_file: Path, calibration_folds: int) -> str:
+        """Everything the fit depends on: data, cues, the fitting code and the libraries' versions."""
+        files = sorted(training.glob("*.jsonl")) if training.is_dir() else [training]
+        code = [Path(__file__), Path(calibration.__file__), Path(signature.__file__)]
+        return model_cache.fingerprint([
+            *(p.read_bytes() for p in [*files, cues_file, *code]),
+            f"{calibration_folds}|{sklearn.__version__}|{np.__version__}|{scipy.__version__}".encode()])
+
+    def _train(self, texts: list[str], labels: list[str],
+               calibration_folds: int) -> tuple[FeatureUnion, LogisticRegression, float]:
+        vectorizer = FeatureUnion([
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", min_df=1)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                                       strip_accents="unicode", min_df=2)),
@@ -157,16 +188,12 @@ class EmbeddedClassifier:
         y = np.asarray(labels)
         # One BLAS thread: L-BFGS on ~500k weights runs 2-3x slower when its threads share two busy cores.
         with threadpool_limits(limits=1):
-            x = self._vectorizer.fit_transform([self._features(t) for t in texts])
-            self._model = self._fit(x, y)
-            self._linear = LinearTextModel(self._vectorizer, self._model)
-            self.classes: list[str] = [str(c) for c in self._model.classes_]
+            x = vectorizer.fit_transform([self._features(t) for t in texts])
+            model = self._fit(x, y)
             # The vocabulary is fitted once; only the regression is refitted per fold (that is the cost).
-            self.temperature = 1.0 if calibration_folds < 2 else fit_temperature(
-                cross_val_logits(self._fit, x, y, self._model.classes_, calibration_folds), y,
-                self._model.classes_)
-        self.version = f"{self.name}:{len(texts)}:t{self.temperature:.2f}"
-        self._language = LanguageGuesser(LANGUAGES)
+            temperature = 1.0 if calibration_folds < 2 else fit_temperature(
+                cross_val_logits(self._fit, x, y, model.classes_, calibration_folds), y, model.classes_)
+        return vectorizer, model, temperature
 
     @staticmethod
     def _fit(x: Any, y: Any) -> LogisticRegression:

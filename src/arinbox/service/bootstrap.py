@@ -36,9 +36,9 @@ ERP_REFRESH_S = 300  # how often a long-running process re-reads an ERP's custom
 
 
 @lru_cache(maxsize=2)
-def embedded_classifier(training_file: Path, cues_file: Path) -> EmbeddedClassifier:
-    """Trained once per process: the model is read-only after fitting."""
-    return EmbeddedClassifier(training_file, cues_file)
+def embedded_classifier(training_file: Path, cues_file: Path, cache_dir: Path | None = None) -> EmbeddedClassifier:
+    """Trained once per process (or read from ``cache_dir``): the model is read-only after fitting."""
+    return EmbeddedClassifier(training_file, cues_file, cache_dir=cache_dir)
 
 
 class App:
@@ -109,7 +109,8 @@ class App:
     @cached_property
     def classifier(self) -> Classifier:
         root = self.settings.data_root
-        embedded = embedded_classifier(root / "agents" / "training", root / "agents" / "intent_cues.yaml")
+        embedded = embedded_classifier(root / "agents" / "training", root / "agents" / "intent_cues.yaml",
+                                       self.settings.model_cache_path)
         engine = self.settings.classifier_engine
         if engine == "embedded":
             return embedded
