@@ -6,14 +6,15 @@ Built once by ``service.bootstrap``; nodes never reach for module globals.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from arinbox.agents.propose import Proposer
 from arinbox.agents.references import ReferenceIndex
-from arinbox.domain.models import CustomerFact, InvoiceFact, OrderFact
+from arinbox.domain.models import CustomerFact, InvoiceFact, OrderFact, ParsedEmail
 from arinbox.domain.ports import Classifier, Ledger, Masker, Outbox
 from arinbox.masking.vault import Vault
 from arinbox.policies.schema import Policy
@@ -60,6 +61,27 @@ class LiveLedgerRefs:
             return self._loaded[1]
 
 
+class RecentParses:
+    """The last few emails this process parsed, by stored message id, so the mask node does not parse
+    again what the parse node has just read. In memory only: unmasked text never enters checkpoints."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, ParsedEmail] = OrderedDict()
+
+    def put(self, raw_id: int, email: ParsedEmail) -> None:
+        with self._lock:
+            self._items[raw_id] = email
+            self._items.move_to_end(raw_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def pop(self, raw_id: int) -> ParsedEmail | None:
+        with self._lock:
+            return self._items.pop(raw_id, None)
+
+
 @dataclass(frozen=True)
 class Deps:
     sessions: sessionmaker[Session]
@@ -74,6 +96,7 @@ class Deps:
     mailbox_address: str
     dispute_owner: str
     company_name: str
+    parses: RecentParses = field(default_factory=RecentParses)
 
     @property
     def refs(self) -> LedgerRefs:

@@ -77,13 +77,18 @@ def masked_text(state: EmailState, with_attachments: bool = False, whole: bool =
 # --- nodes ---------------------------------------------------------------------------------
 
 
-def _raw(deps: Deps, wi: int) -> tuple[int, bytes]:
+def _raw_id(deps: Deps, wi: int) -> int:
     with deps.sessions() as s:
-        item = s.get(m.WorkItem, wi)
-        assert item is not None
-        raw_row = s.get(m.RawMessage, item.raw_message_id)
-        assert raw_row is not None
-        return raw_row.id, raw_row.raw
+        raw_id = s.scalar(select(m.WorkItem.raw_message_id).where(m.WorkItem.id == wi))
+        assert raw_id is not None
+        return raw_id
+
+
+def _raw(deps: Deps, raw_id: int) -> bytes:
+    with deps.sessions() as s:
+        raw = s.scalar(select(m.RawMessage.raw).where(m.RawMessage.id == raw_id))
+        assert raw is not None
+        return raw
 
 
 def without_content(email: ParsedEmail) -> ParsedEmail:
@@ -95,7 +100,8 @@ def without_content(email: ParsedEmail) -> ParsedEmail:
 
 def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
-    raw_id, raw = _raw(deps, wi)
+    raw_id = _raw_id(deps, wi)
+    raw = _raw(deps, raw_id)
     try:
         email = parse_email(raw)
     except MailParseError as e:
@@ -110,13 +116,16 @@ def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
         "ok": True, "message_id": email.message_id, "date": email.date, "content_types": email.content_types,
         "attachments": [a.model_dump(exclude={"text"}) for a in email.attachments], "defects": email.defects,
     })
+    deps.parses.put(raw_id, email)
     return {"status": "running", "email": without_content(email).model_dump(mode="json")}
 
 
 def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """The only node that reads unmasked text; it re-reads the stored message rather than state."""
+    """The only node that reads unmasked text: the parse node's email if this process has it, else
+    the stored message parsed again (after a restart), never the checkpointed state."""
     deps, wi = runtime.context, state["work_item_id"]
-    email = parse_email(_raw(deps, wi)[1])
+    raw_id = _raw_id(deps, wi)
+    email = deps.parses.pop(raw_id) or parse_email(_raw(deps, raw_id))
     attachments = [a.text or "" for a in email.attachments]
     # the display name goes in as a header line so the signature/header name rules see it
     # the full body (quoted history too) is masked for the trace: auditors read the whole email

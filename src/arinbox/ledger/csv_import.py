@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arinbox.domain.errors import ImportRowError
@@ -156,9 +157,8 @@ def bump_revision(s: Session) -> None:
 
 
 def ledger_revision(sessions: sessionmaker[Session]) -> int:
-    with sessions() as s:
-        row = s.get(m.LedgerRevision, 1)
-        return row.revision if row else 0
+    with sessions() as s:  # read for every email: a plain select, no identity map
+        return s.scalar(select(m.LedgerRevision.revision).where(m.LedgerRevision.id == 1)) or 0
 
 
 def import_ledger(directory: Path, sessions: sessionmaker[Session]) -> ImportResult:

@@ -11,9 +11,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from arinbox.persistence.models import TraceRecord, utcnow
@@ -32,27 +32,35 @@ def record_hash(prev_hash: str, key: str, node: str, work_item_id: int | None, c
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+_T = cast(Table, TraceRecord.__table__)
+# the key's record if any, and the last hash, in one round trip
+_KEY_AND_LAST = select(
+    select(_T.c.id).where(_T.c.key == bindparam("key")).scalar_subquery(),
+    select(_T.c.hash).order_by(_T.c.id.desc()).limit(1).scalar_subquery(),
+)
+_TAKE_SQLITE_WRITE_LOCK = text("UPDATE trace_records SET id = id WHERE 0 = 1")
+_PG_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(4242001)")
+
+
 def append(session: Session, *, key: str, node: str, work_item_id: int | None, body: dict[str, Any]) -> bool:
     """Append one record in the caller's transaction; False if the key is already traced."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # one chain for many workers: serialise appends for the rest of this transaction
-        session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+        session.execute(_PG_CHAIN_LOCK)
     elif dialect == "sqlite":
         # take SQLite's write lock before reading the last hash (a write that changes nothing): a
         # plain SELECT runs outside the write transaction, and two threads would chain to one record
-        session.execute(text("UPDATE trace_records SET id = id WHERE 0 = 1"))
-    if session.scalar(select(TraceRecord.id).where(TraceRecord.key == key)) is not None:
+        session.execute(_TAKE_SQLITE_WRITE_LOCK)
+    existing, last = session.execute(_KEY_AND_LAST, {"key": key}).one()
+    if existing is not None:
         return False
-    last = session.scalar(select(TraceRecord.hash).order_by(TraceRecord.id.desc()).limit(1))
     prev = last or GENESIS
     created = utcnow()
     payload = canonical(body)
-    session.add(TraceRecord(
+    session.execute(insert(_T).values(
         key=key, work_item_id=work_item_id, node=node, body=payload, created_at=created, prev_hash=prev,
-        hash=record_hash(prev, key, node, work_item_id, created, payload),
-    ))
-    session.flush()
+        hash=record_hash(prev, key, node, work_item_id, created, payload)))
     return True
 
 
