@@ -13,7 +13,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from arinbox.agents.context import Deps
 from arinbox.agents.extract import extract
@@ -154,11 +154,10 @@ def classify(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     # the classifier gets structure and the masked subject, never the raw one
     email = _email(state).model_copy(update={"subject": state["masked"]["subject"]})
     result = deps.classifier.classify(email, masked_text(state))
-    _trace(deps, wi, "classify", {"model": result.engine, **result.model_dump(mode="json")})
     with deps.sessions.begin() as s:
-        item = s.get(m.WorkItem, wi)
-        assert item is not None
-        item.intent = result.intent.value
+        s.execute(update(m.WorkItem).where(m.WorkItem.id == wi).values(intent=result.intent.value))
+        trace.append(s, key=f"{wi}:classify", node="classify", work_item_id=wi,
+                     body={"model": result.engine, **result.model_dump(mode="json")})
     return {"classification": result.model_dump(mode="json")}
 
 

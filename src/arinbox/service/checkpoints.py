@@ -49,7 +49,10 @@ def open_checkpointer(target: str) -> tuple[BaseCheckpointSaver[Any], Any]:
     # a killed backend) is replaced instead of failing every later checkpoint
     pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
         conninfo, min_size=1, max_size=4, open=True, check=ConnectionPool.check_connection,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+        # synchronous_commit off for checkpoints only, for the reason given for SQLite above: a
+        # server crash may lose the newest ones, and the email then resumes from an earlier node
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                "options": "-c synchronous_commit=off"})
     pg_saver = PostgresSaver(pool)
     with psycopg.connect(conninfo, autocommit=True) as lock:
         # workers starting together would each create the checkpoint tables: one at a time. Try, not
