@@ -23,6 +23,7 @@ from arinbox.masking import (
     load_allow_list,
     rehydrate,
 )
+from arinbox.masking.masker import company_short_forms
 from arinbox.masking.recognizers import load_yaml_recognizers
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -165,6 +166,16 @@ def test_company_names_in_keep_survive_where_names_are_expected(masker: Presidio
 
     assert "Harper Collins" not in mask_one(masker, text)
     assert mask_one(masker, text, keep=("Harper Collins",)).count("Harper Collins") == 2
+
+
+def test_a_customer_named_by_its_first_words_is_no_person(masker: PresidioMasker) -> None:
+    keep = tuple(["Valtek Pumps & Controls Inc.", *company_short_forms("Valtek Pumps & Controls Inc.")])
+    assert company_short_forms("The Home Depot Inc.") == []  # "The Home" names nothing
+    assert company_short_forms("Acme Ltd") == []  # already short
+
+    masked = mask_one(masker, "Valtek Pumps - Payment Notification\n\nRegards,\nDeborah Kline\nAP Lead", keep)
+    assert masked.startswith("Valtek Pumps - Payment Notification")
+    assert "Deborah" not in masked and "Kline" not in masked
 
 
 def test_long_digit_runs_are_not_bank_accounts_without_a_label(

@@ -16,6 +16,7 @@ from arinbox.agents.propose import Proposer
 from arinbox.agents.references import ReferenceIndex
 from arinbox.domain.models import CustomerFact, InvoiceFact, OrderFact, ParsedEmail
 from arinbox.domain.ports import Classifier, Ledger, Masker, Outbox
+from arinbox.masking.masker import company_short_forms
 from arinbox.masking.vault import Vault
 from arinbox.policies.schema import Policy
 
@@ -36,7 +37,8 @@ class LedgerRefs:
     @classmethod
     def load(cls, ledger: Ledger, own_names: tuple[str, ...] = ()) -> LedgerRefs:
         customers, invoices, orders = ledger.customers(), ledger.invoices(), ledger.orders()
-        terms = {c.name for c in customers} | set(own_names)
+        names = [c.name for c in customers] + list(own_names)
+        terms = set(names) | {short for n in names for short in company_short_forms(n)}
         for inv in invoices:
             terms.update(t for t in (inv.invoice_number, inv.po_number, inv.order_number) if t)
         for order in orders:

@@ -127,6 +127,8 @@ _NO_NAME_CUE = frozenset(STOP_WORDS) | {
 }
 _LINE = re.compile(r"[^\n]+")
 _LETTERS = re.compile(r"[^\W\d_]+")
+# a kept value of two words or more: a company's name, not a number or an amount
+_WORDS_WITH_SPACE = re.compile(r"[^\W\d_]{2,}[ \t]+[^\W\d_]{2,}")
 # "I'm", "we'll", "it's": the word before the apostrophe decides
 _CONTRACTION = re.compile(r"['’](?:m|ll|s|ve|d|re|t)?$")
 # A text at least this long that recurs inside another text of the email is analysed once.
@@ -141,6 +143,22 @@ _LEGAL_FORM = re.compile(
     r",?\s+(?:Inc|Ltd|Limited|LLC|LLP|PLC|Corp|Co|Company|GmbH|AG|KG|SARL|SAS|SA|S\.A|S\.L|SL|SpA|BV|B\.V|NV)\.?$",
     re.IGNORECASE,
 )
+_ARTICLES = frozenset({"der", "die", "das", "le", "la", "les", "el", "los", "las", "de", "del", "des", "du", "und"})
+
+
+def company_short_forms(name: str) -> list[str]:
+    """How people shorten a company's name in mail: its first two words ("Valtek Pumps" for
+    "Valtek Pumps & Controls Inc."), when both are capitalised words of their own."""
+    words = _LEGAL_FORM.sub("", name.strip()).split()
+    if len(words) < 3:
+        return []
+    first_two = words[:2]
+    if any(len(w) < 3 or not w[0].isupper() or not w.isalpha() or w.casefold() in STOP_WORDS
+           or w.casefold() in _ARTICLES for w in first_two):
+        return []
+    return [" ".join(first_two)]
+
+
 # Values this short are not searched for again elsewhere in the email.
 _MIN_PROPAGATE = 4
 
@@ -347,12 +365,18 @@ class PresidioMasker:
             )
         ]
         names = self._engine.find_names([piece[start:end] for piece, start, end in segments])
+        kept_names = {piece: [(s, e) for s, e in piece_holes if _WORDS_WITH_SPACE.search(piece, s, e)]
+                      for piece, piece_holes in holes.items()}
         for (piece, start, _), entities in zip(segments, names, strict=True):
             for entity in entities:
                 if not any(ch.isupper() for ch in entity.text):
                     continue  # names are capitalised; "hose assemblies" is not one
                 line = _longest_line(entity)
                 whole = _Span(start + line.start_char, start + line.end_char, "PERSON", NER_SCORE)
+                if any(s < whole.end and whole.start < e for s, e in kept_names[piece]):
+                    # the model read a customer's name ("Valtek Pumps - Payment Notification") as a
+                    # person's: what it found around that name is no more likely to be one
+                    continue
                 found[piece].extend(self._cut(piece, whole, holes[piece]))
         return found
 
