@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +18,7 @@ from arinbox.domain.errors import ConfigError
 from arinbox.domain.ports import MaskResult
 from arinbox.language import LanguageGuesser
 from arinbox.masking.engine import NER_SCORE, NerOnlySpacyNlpEngine
+from arinbox.masking.literals import FinderCache, LiteralFinder
 from arinbox.yaml_files import load_yaml_model
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
@@ -295,7 +295,7 @@ class PresidioMasker:
 
     def _spans(self, texts: list[str], keep: Sequence[str]) -> list[list[_Span]]:
         email_language = self._guess("\n\n".join(texts))
-        keep_literal = _literal_finder(keep)
+        keep_literal = _FINDERS.get(keep)
         # Each distinct stretch of text is analysed once: the newest message is usually part of
         # the whole body, so the body is analysed as that message plus what surrounds it.
         plans = _plan_pieces(texts)
@@ -329,10 +329,8 @@ class PresidioMasker:
         ]
         return final
 
-    def _keep_spans(self, text: str, keep_literal: re.Pattern[str] | None) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        if keep_literal is not None:
-            spans.extend(m.span() for m in keep_literal.finditer(text))
+    def _keep_spans(self, text: str, keep_literal: LiteralFinder) -> list[tuple[int, int]]:
+        spans = keep_literal.spans(text)
         for pattern in self._keep_patterns:
             for match in pattern.finditer(text):
                 has_value = "value" in pattern.groupindex and match.group("value") is not None
@@ -503,22 +501,15 @@ def _longest_line(entity: Span) -> Span:
     return Span(entity.doc, best[0], best[1], label=entity.label_)
 
 
-def _literal_finder(keep: Sequence[str]) -> re.Pattern[str] | None:
-    return _compile_literals(tuple(keep))
-
-
-@functools.lru_cache(maxsize=8)
-def _compile_literals(keep: tuple[str, ...]) -> re.Pattern[str] | None:
-    # the same ledger terms come with every email: compile them once
-    values: set[str] = set()
+def _keep_values(keep: Sequence[str]) -> Iterator[str]:
     for term in keep:
         term = term.strip()
+        yield term
         # a company is often written without its legal form: "Blue Ridge Sawmill" for "... Inc."
-        values.update(v for v in (term, _LEGAL_FORM.sub("", term)) if len(v) >= 2)
-    if not values:
-        return None
-    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        yield _LEGAL_FORM.sub("", term)
+
+
+_FINDERS = FinderCache(lambda keep: LiteralFinder(_keep_values(keep)))
 
 
 class _AllowList:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import tldextract
-from presidio_analyzer import Pattern, PatternRecognizer
-from presidio_analyzer.nlp_engine import NlpEngine
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from presidio_analyzer.predefined_recognizers import (
     AbaRoutingRecognizer,
     CreditCardRecognizer,
@@ -37,6 +37,10 @@ REPLACED_PREDEFINED = ("UsBankRecognizer", "EmailRecognizer", "PhoneRecognizer",
 _FRAGMENT_REF = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 
 
+# an address and what surrounds it up to a space, a bracket, a quote or list punctuation
+_WORD_WITH_AT = re.compile(r"[^\s<>()\[\]\"',;:]*@[^\s<>()\[\]\"',;:]*")
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer, validating domains against tldextract's bundled snapshot."""
 
@@ -44,6 +48,17 @@ class OfflineEmailRecognizer(EmailRecognizer):
         super().__init__(supported_language=supported_language)
         # suffix_list_urls=() and no cache: never fetch, never write a cache file.
         self._extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        # Presidio's pattern costs ~1.5 ms over a whole email: run it on the words holding an "@" only
+        found: list[RecognizerResult] = []
+        for word in _WORD_WITH_AT.finditer(text):
+            for result in super().analyze(word.group(), entities, nlp_artifacts, regex_flags):
+                result.start += word.start()
+                result.end += word.start()
+                found.append(result)
+        return found
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # A known public suffix confirms the address; an unknown one (a new or private top-level
