@@ -35,6 +35,18 @@ def test_stated_lines_are_used_and_short_lines_recorded() -> None:
     assert r.short_paid == {"I2": D("20.00")}
 
 
+def test_a_payment_that_is_some_of_the_stated_lines_applies_those_only() -> None:
+    # I1 and I2 are paid; I4 is mentioned (a credit note is awaited for it) but not paid
+    r = match(D("350.00"), [A, B, E], {"I1": D("100.00"), "I2": D("250.00"), "I4": D("75.50")}, OPEN, False)
+    assert r.allocations == alloc(("I1", "100.00"), ("I2", "250.00"))
+    assert r.payment == D("350.00") and not r.signals
+    assert any("I4 mentioned but not paid" in e for e in r.evidence)
+    # two ways to make the payment: nothing is guessed
+    r = match(D("250.00"), [B, C, E], {"I2": D("250.00"), "I3": D("250.00"), "I4": D("75.50")}, OPEN, False)
+    assert sum((a.amount for a in r.allocations), D(0)) <= D("250.00")
+    assert "amount_mismatch" in r.signals
+
+
 def test_never_more_than_open_amount() -> None:
     r = match(D("400.00"), [A], {"I1": D("400.00")}, OPEN, False)
     assert r.allocations == alloc(("I1", "100.00"))

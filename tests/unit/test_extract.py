@@ -111,6 +111,39 @@ def test_po_resolves_to_the_orders_and_invoices_carrying_it(
     assert any("PO" in line and "invoice" in line for line in result.evidence)
 
 
+def test_an_invoice_named_beside_its_po_is_the_one_meant() -> None:
+    # the PO carries INV-2026-002201 and INV-2026-002202; the customer names one of them
+    result = INDEX.match("Reklamation zu unserer commande BE/2026/0331, facture INV-2026-002201", "C3")
+    assert (result.invoices, result.orders) == (["INV-2026-002201"], ["SO-26-10440"])
+    result = INDEX.match("facture INV-2026-002202 (notre commande BE/2026/0331)", "C3")
+    assert result.invoices == ["INV-2026-002202"]
+
+
+@pytest.mark.parametrize(("text", "language", "sender", "amount"), [
+    # the payment is named by its noun; the other amount is the invoice's own
+    ("Nous avons procédé ce jour à un virement de 5 000,00 € à titre d'acompte sur votre facture "
+     "n° 2201 du 08/10/2026 d'un montant de 4 812,40 € TTC.", "fr", "compta@roux.fr", "5000.00"),
+    ("Wir haben heute eine Überweisung über 1.000,00 EUR auf Ihre Rechnung 1234 über 1.234,56 EUR "
+     "veranlasst.", "de", "buchhaltung@meyer-hydraulik.de", "1000.00"),
+    ("We sent a payment of $2,000.00 against invoice 4512 (invoice amount $4,312.80).", "en",
+     "ap@harlowfab.com", "2000.00"),
+])
+def test_the_payment_named_by_its_noun_is_the_amount(text: str, language: str, sender: str, amount: str) -> None:
+    ex = extract(text, sender, EMAIL_DAY, language, CUSTOMERS, INVOICES, ORDERS, INDEX,
+                 intent=Intent.REMITTANCE_ADVICE)
+    assert ex.amount is not None and ex.amount.amount == D(amount)
+
+
+def test_a_total_that_some_of_the_lines_make_is_the_payment() -> None:
+    text = ("Ci-joint : 1 855,50 € pour les factures :\n- facture 4519 : 1 240,00 €\n"
+            "- facture 4533 : 615,50 €\nPar ailleurs, l'avoir sur la facture 4512 (4 312,80 €) manque.")
+    ex = extract(text, "ap@harlowfab.com", EMAIL_DAY, "fr", CUSTOMERS, INVOICES, ORDERS, INDEX,
+                 intent=Intent.REMITTANCE_ADVICE)
+    assert ex.amount is not None and ex.amount.amount == D("1855.50")
+    assert ex.invoice_amounts == {"INV-2026-004519": D("1240.00"), "INV-2026-004533": D("615.50"),
+                                  "INV-2026-004512": D("4312.80")}
+
+
 @pytest.mark.parametrize("text", [
     "We paid $4,512.00 yesterday",
     "Betrag 4.512,00 EUR überwiesen",

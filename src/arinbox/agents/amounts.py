@@ -115,9 +115,13 @@ _INVOICE_LABEL = re.compile(
 _PAID_LABEL = re.compile(
     r"(?<!\w)(?:paid|pd|wired|remitted|sent|transferred|bezahlt|uberwiesen|paye|regle|vire|pagado|pagamos|"
     r"transferido|transferimos|abonado)(?:\s+\w+){0,2}?\s*:?\s*$"
+    # a payment named by its noun: "a transfer of", "un virement de", "eine Überweisung über", "un pago de"
+    r"|(?<!\w)(?:payment|transfer|wire|remittance|virement|paiement|reglement|acompte|versement|uberweisung|"
+    r"zahlung|anzahlung|teilzahlung|transferencia|pago|abono)(?:\s+(?:of|for|de|d'un montant de|du montant de|"
+    r"von|uber|in hohe von|por|por importe de|por un importe de))\s*:?\s*$"
 )
 _AMOUNT_LABEL = re.compile(
-    r"(?<!\w)(?:amount|payment of|transfer of|wire of|check for|cheque for|betrag|in hohe von|"
+    r"(?<!\w)(?:amount|check for|cheque for|betrag|in hohe von|"
     r"montant|d'un montant de|pour un montant de|importe|por (?:un )?importe de|monto|por (?:un )?monto de|"
     r"por valor de)(?!\w)[^\n\d$€£]{0,12}$"
 )

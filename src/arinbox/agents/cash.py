@@ -176,6 +176,23 @@ def _in_due_order(live: Sequence[InvoiceFact], payment: Decimal) -> list[Allocat
     return out
 
 
+def _paid_lines(payment: Decimal | None, live: Sequence[InvoiceFact],
+                stated: dict[str, Decimal]) -> list[InvoiceFact] | None:
+    """The one proper subset of the stated lines, each within its invoice's open amount, that adds
+    up to the payment; None when the lines add up to it all together, or none or several subsets do."""
+    lines = [i for i in live if 0 < stated[i.invoice_number] <= i.open_amount]
+    if payment is None or len(lines) != len(live) or not 2 <= len(lines) <= MAX_SUBSET_INVOICES:
+        return None
+    if sum((stated[i.invoice_number] for i in lines), ZERO) == payment:
+        return None
+    as_open = [i.model_copy(update={"open_amount": stated[i.invoice_number]}) for i in lines]
+    found = unique_subset(as_open, payment)
+    if found is None:
+        return None
+    numbers = {i.invoice_number for i in found}
+    return [i for i in lines if i.invoice_number in numbers]
+
+
 def match(
     payment: Decimal | None,
     referenced: Sequence[InvoiceFact],
@@ -199,6 +216,16 @@ def match(
         r.evidence.append(f"{i.invoice_number} is {i.status} with nothing open")
 
     if live and stated and all(i.invoice_number in stated for i in live):
+        part = _paid_lines(payment, live, stated)
+        if part is not None:
+            # the payment is exactly some of the lines: the others are mentioned, not paid
+            r.allocations = [Allocation(invoice=i.invoice_number, amount=stated[i.invoice_number]) for i in part]
+            r.payment = payment or ZERO
+            r.confidence = 0.9
+            left = [i.invoice_number for i in live if i not in part]
+            r.evidence.append(f"payment equals the stated lines of {', '.join(a.invoice for a in r.allocations)}; "
+                              f"{', '.join(left)} mentioned but not paid")
+            return r
         total = ZERO
         exact = True
         explained = True  # every short line is a usual cash discount or an announced deduction

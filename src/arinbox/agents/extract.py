@@ -16,6 +16,7 @@ Customer resolution, first that applies:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -378,6 +379,16 @@ def _column_amount(
     return amounts[-1]
 
 
+def _sums_a_part(values: Sequence[Decimal], target: Decimal) -> bool:
+    """Whether some of ``values`` (two or more, not all) add up to ``target``; a handful of lines."""
+    if len(values) > 12:
+        return False
+    for size in range(2, len(values)):
+        if any(sum(c, Decimal("0")) == target for c in itertools.combinations(values, size)):
+            return True
+    return False
+
+
 def principal_amount(
     hits: Sequence[AmountHit], invoice_amounts: dict[str, Decimal], currency: str | None
 ) -> Money | None:
@@ -395,6 +406,13 @@ def principal_amount(
         matching = [h for h in hits if h.money.amount == table_sum]
         if matching:
             return matching[-1].money
+        # "a transfer of 3,021.30 for invoices A and B" beside "invoice C (576.00) is still open":
+        # an amount that only some of the lines add up to is what was paid
+        line_values = set(invoice_amounts.values())
+        partial = [h for h in hits if h.label != "invoice" and h.money.amount not in line_values
+                   and _sums_a_part(list(invoice_amounts.values()), h.money.amount)]
+        if len({h.money.amount for h in partial}) == 1:
+            return partial[0].money
     for label in ("paid_total", "total", "paid"):
         labelled = [h for h in hits if h.label == label]
         if labelled:

@@ -262,6 +262,7 @@ class ReferenceIndex:
         """Like :meth:`resolve`, with each hit, its position and a line of evidence."""
         result = Resolution()
         skip = _skip_spans(text)
+        po_hits: list[RefHit] = []
         for cand in _candidates(text):
             if _overlaps(cand.start, cand.end, skip):
                 continue
@@ -270,11 +271,17 @@ class ReferenceIndex:
                     for ref in refs:
                         hit = RefHit(part.written, part.start, part.end, ref, how)
                         result.hits.append(hit)
-                        self._record(result, hit, customer_id)
+                        if ref.kind == "po":
+                            po_hits.append(hit)
+                        else:
+                            self._record(result, hit, customer_id)
                 elif (ambiguous or self._looks_like_reference(part)) and part.written not in result.unresolved:
                     result.unresolved.append(part.written)
                     why = "matches several documents" if ambiguous else "not in the ledger"
                     result.evidence.append(f"{part.written!r}: unresolved ({why})")
+        named = set(result.invoices)  # POs last: an invoice named beside its PO is the one meant
+        for hit in po_hits:
+            self._record(result, hit, customer_id, named)
         return result
 
     def _match_or_split(
@@ -294,7 +301,8 @@ class ReferenceIndex:
             out.append((sub, self._match_candidate(sub, text, customer_id)))
         return out
 
-    def _record(self, result: Resolution, hit: RefHit, customer_id: str | None) -> None:
+    def _record(self, result: Resolution, hit: RefHit, customer_id: str | None,
+                named: set[str] | None = None) -> None:
         ref = hit.ref
         other = "" if customer_id in (None, ref.customer_id) else f", customer {ref.customer_id}"
         if ref.kind == "invoice":
@@ -308,6 +316,10 @@ class ReferenceIndex:
             key = (ref.customer_id, ref.number)
             orders = self._po_orders.get(key, [])
             invoices = self._po_invoices.get(key, [])
+            if named and named.intersection(invoices):
+                # "invoice 10444 (our PO 0333)": the PO says which order, not that its other invoices
+                # are meant too; a PO written alone still stands for all it carries
+                invoices = [n for n in invoices if n in named]
             for number in orders:
                 _add_unique(result.orders, number)
             for number in invoices:
