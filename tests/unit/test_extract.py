@@ -145,6 +145,26 @@ def test_a_total_that_some_of_the_lines_make_is_the_payment() -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "une remise de 20 % le 20 % suivant", "we ordered 20 units for the 20 sites", "el 20 % del total",
+])
+def test_numbers_that_are_no_day_of_the_month(text: str) -> None:
+    assert find_promised_date(text, "fr" if "remise" in text else "es" if "total" in text else "en", EMAIL_DAY) is None
+
+
+@pytest.mark.parametrize(("text", "language", "amount"), [
+    ("Rechnung 1234: Nettobetrag 4.100,00 EUR, USt. 20 % 820,00 EUR, Gesamtbetrag 4.920,00 EUR. Die Umsatzsteuer "
+     "hätte nicht berechnet werden dürfen; wir beanstanden sie.", "de", "820.00"),
+    ("Invoice 1234 charges VAT @ 20%: EUR 246.91 on an export. The VAT is wrong, please credit it.", "en", "246.91"),
+    ("En la factura 1234 se facturaron 18.700 bandejas a 0,40 €; el precio acordado es 0,37 €. "
+     "La diferencia es de 561,00 €.", "es", "561.00"),
+])
+def test_the_contested_part_of_a_dispute(text: str, language: str, amount: str) -> None:
+    ex = extract(text, "einkauf@meyer-hydraulik.de", EMAIL_DAY, language, CUSTOMERS, INVOICES, ORDERS, INDEX,
+                 intent=Intent.DISPUTE)
+    assert ex.amount is not None and ex.amount.amount == D(amount)
+
+
+@pytest.mark.parametrize("text", [
     "We paid $4,512.00 yesterday",
     "Betrag 4.512,00 EUR überwiesen",
     "paid 1,234.56 by wire",
@@ -255,6 +275,13 @@ def test_explicit_dates(text: str, language: str, expected: dt.date) -> None:
     ("Pagaremos a finales de mes.", "es", dt.date(2026, 11, 30)),
     ("Pagamos el viernes.", "es", dt.date(2026, 11, 13)),
     ("Wir überweisen bis Ende nächster Woche.", "de", dt.date(2026, 11, 20)),
+    ("We'll pay both Friday week.", "en", dt.date(2026, 11, 20)),
+    # a day of the month alone: this month's when still ahead (the email is of 10 November), else next month's
+    ("It goes out in our payment run on the 20th.", "en", dt.date(2026, 11, 20)),
+    ("We can pay by the 5th.", "en", dt.date(2026, 12, 5)),
+    ("Die Zahlung erfolgt am 25. per Überweisung.", "de", dt.date(2026, 11, 25)),
+    ("Nous réglerons le 1er par virement.", "fr", dt.date(2026, 12, 1)),
+    ("Pagaremos el día 28 sin falta.", "es", dt.date(2026, 11, 28)),
 ])
 def test_relative_dates(text: str, language: str, expected: dt.date) -> None:
     assert find_promised_date(text, language, EMAIL_DAY) == expected

@@ -112,6 +112,11 @@ _INVOICE_LABEL = re.compile(
     r"(?<!\w)(?:invoice (?:amount|total|value)|gross(?: amount)?|rechnungsbetrag|bruttobetrag|"
     r"montant (?:de la |)facture|importe (?:de la )?factura|original amount)(?!\w)[^\n\d$€£]{0,25}$"
 )
+# a tax line ("USt. 20 %  820,00 EUR", "VAT @ 20%: £699.20", "IVA 21 %"): in a tax dispute, what is contested
+_TAX_LABEL = re.compile(
+    r"(?<!\w)(?:ust|mwst|umsatzsteuer|mehrwertsteuer|vat|tva|iva|sales tax|gst)\.?"
+    r"(?:\s*(?:@|at|a|de|von)?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s*%\)?)?[^\n\d$€£]{0,12}$"
+)
 _PAID_LABEL = re.compile(
     r"(?<!\w)(?:paid|pd|wired|remitted|sent|transferred|bezahlt|uberwiesen|paye|regle|vire|pagado|pagamos|"
     r"transferido|transferimos|abonado)(?:\s+\w+){0,2}?\s*:?\s*$"
@@ -134,6 +139,8 @@ _DISPUTED_BEFORE = re.compile(
     r"(?:sales |use )?tax of|vat of|charg\w*(?: us| me)?|fee of|deduct\w*|short[- ]?paid(?:\W+\w+){0,3}? by|"
     r"short by|refund(?: of)?|differenz(?: von)?|gutschrift(?: uber| von| in hohe von)?|gekurzt um|"
     r"berechnen sie uns|ecart de|avoir de|trop factur\w*|deduit|difference de|diferencia de|"
+    r"(?:the )?difference (?:amounts to|comes to)|la difference (?:est|s'eleve a) de|l'ecart (?:est|s'eleve a) de|"
+    r"la diferencia (?:es|asciende a) de|die differenz betragt|differenz in hohe von|"
     r"nota de credito por|descontamos|cobran)(?!\w)[^\n\d$€£]{0,20}$"
 )
 _DISPUTED_AFTER = re.compile(
@@ -149,7 +156,7 @@ class AmountHit:
     money: Money
     start: int
     end: int
-    label: str | None = None  # paid_total, total, paid, amount or invoice (see the label patterns)
+    label: str | None = None  # paid_total, tax, total, paid, amount or invoice (see the label patterns)
     explicit_currency: bool = False
     disputed: bool = False  # the words around it say it is the contested part
 
@@ -251,6 +258,7 @@ def _is_date_like(num: str, before: str, after: str) -> bool:
 def _label(folded_before: str) -> str | None:
     for name, pattern in (
         ("paid_total", _PAID_TOTAL_LABEL),
+        ("tax", _TAX_LABEL),
         ("invoice", _INVOICE_LABEL),
         ("total", _TOTAL_LABEL),
         ("paid", _PAID_LABEL),

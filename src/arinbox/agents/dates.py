@@ -126,7 +126,7 @@ class DateCandidate:
     start: int
     end: int
     written: str
-    kind: str  # numeric, month, relative
+    kind: str  # numeric, month, day (a day of the month alone), relative
 
 
 def _base_date(email_date: dt.date | dt.datetime) -> dt.date:
@@ -241,9 +241,40 @@ def _weekday_pattern(languages: tuple[str, ...]) -> re.Pattern[str]:
     days = _alternation(_weekday_names(languages))
     return re.compile(
         r"(?<!\w)(?P<wd>" + days + r")(?!\w)"
-        r"(?P<nw>\s+(?:next week|of next week|nachster woche|der nachsten woche|in der nachsten woche|"
+        r"(?P<nw>\s+(?:next week|of next week|week|nachster woche|der nachsten woche|in der nachsten woche|"
         r"de la semaine prochaine|de la proxima semana|de la semana que viene))?"
     )
+
+
+# A day of the month written alone: "on the 20th", "am 20.", "le 20", "el día 20" (on folded text).
+_DAY_ALONE = {
+    "en": r"(?:on|by|before|until|for) the (?P<d>[0-3]?\d)(?:st|nd|rd|th)(?!\w)",
+    "de": r"(?:am|bis zum|bis spatestens zum|zum|spatestens am) (?P<d>[0-3]?\d)\.(?!\s*\d)",
+    "fr": r"(?:le|au|d'ici le|avant le|jusqu'au|pour le) (?P<d>1er|[0-3]?\d)(?![\d/.,:h%]|\s*(?:%|€|eur|jours?|h\b))",
+    "es": r"(?:el|hasta el|antes del|para el) (?:dia )?(?P<d>[0-3]?\d)(?![\d/.,:%]|\s*(?:€|eur|dias?|%))",
+}
+
+
+@lru_cache(maxsize=32)
+def _day_alone_patterns(languages: tuple[str, ...]) -> list[re.Pattern[str]]:
+    months = _alternation(_month_names(languages))
+    # not when a month follows: "the 20th of November" is a whole date, read elsewhere
+    no_month = r"(?!\.?\s*(?:of |de |del )?(?:" + months + r")(?!\w))"
+    return [re.compile(rf"(?<!\w){_DAY_ALONE[lang]}{no_month}") for lang in languages if lang in _DAY_ALONE]
+
+
+def _day_alone(text: str, folded: str, base: dt.date, languages: tuple[str, ...]) -> list[DateCandidate]:
+    """The next such day of a month after ``base``: this month's, else next month's."""
+    out: list[DateCandidate] = []
+    for m in (m for p in _day_alone_patterns(languages) for m in p.finditer(folded)):
+        day = 1 if m.group("d") == "1er" else int(m.group("d"))
+        month_start = base.replace(day=1)
+        for first in (month_start, _add_months(month_start, 1)):
+            value = _safe_date(first.year, first.month, day)
+            if value is not None and value > base:
+                out.append(DateCandidate(value, m.start(), m.end(), text[m.start() : m.end()], "day"))
+                break
+    return out
 
 
 def _pick_order(first: int, second: int, order: DateOrder) -> tuple[int, int] | None:
@@ -443,6 +474,8 @@ def find_date_candidates(
         *_with_month_names(text, folded, base, languages),
         *_relative(text, folded, base, languages),
     ]
+    found += [c for c in _day_alone(text, folded, base, languages)
+              if not any(f.start < c.end and c.start < f.end for f in found)]
     explicit = [c for c in found if c.kind != "relative"]
     # "Friday, November 20" / "vendredi 4 décembre": the weekday only names the explicit date beside it
     found = [c for c in found if c.kind != "relative" or not any(

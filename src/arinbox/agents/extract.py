@@ -29,7 +29,16 @@ from arinbox.agents.dates import DateOrder, find_promised_date
 from arinbox.agents.lexicon import Lexicon, default_lexicon, fold, normalize_language
 from arinbox.agents.references import ReferenceIndex, Resolution
 from arinbox.agents.rule_refs import add_to, blank, line_resolver, rule_references
-from arinbox.domain.models import CustomerFact, Extraction, Intent, InvoiceFact, Money, OrderFact, RemittanceDoc
+from arinbox.domain.models import (
+    CustomerFact,
+    DisputeReason,
+    Extraction,
+    Intent,
+    InvoiceFact,
+    Money,
+    OrderFact,
+    RemittanceDoc,
+)
 from arinbox.policies.reconciliation import NO_RULES, ReconciliationRules
 from arinbox.remittance.resolve import resolve_lines
 
@@ -119,8 +128,12 @@ def extract(
     if lines.total is not None:
         principal = Money(amount=lines.total, currency=lines.currency or default_currency, text=str(lines.total))
     disputed = [h for h in hits if h.disputed]
+    reason = lexicon.dispute_reason(text, language)
+    taxed = [h for h in hits if h.label == "tax"]
     if intent is Intent.DISPUTE and disputed:
         principal = disputed[0].money
+    elif intent is Intent.DISPUTE and reason is DisputeReason.TAX and len({h.money.amount for h in taxed}) == 1:
+        principal = taxed[0].money  # the tax charged is what a tax dispute contests
     order = date_order or date_order_for(language, sender, customer)
     promised = find_promised_date(text, language, email_date, date_order=order) if email_date else None
 
@@ -139,7 +152,7 @@ def extract(
         unresolved_amounts=lines.unresolved_amounts,
         remittance_lines=lines.count,
         promised_date=promised,
-        dispute_reason=lexicon.dispute_reason(text, language),
+        dispute_reason=reason,
         signals=lexicon.signals(text, language),
         rules=used,
     )
