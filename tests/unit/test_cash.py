@@ -29,6 +29,14 @@ def test_referenced_invoices_paid_in_full() -> None:
     assert r.confidence >= 0.95 and not r.signals
 
 
+def test_no_amount_written_anywhere_is_for_a_person_to_confirm() -> None:
+    # "paid yesterday" under the subject of our reminder for I1: proposed in full, below the usual
+    # threshold for running alone (0.9), since nothing says all of it was paid
+    r = match(None, [A], {}, OPEN, False)
+    assert r.allocations == alloc(("I1", "100.00"))
+    assert r.confidence < 0.9
+
+
 def test_stated_lines_are_used_and_short_lines_recorded() -> None:
     r = match(D("330.00"), [A, B], {"I1": D("100.00"), "I2": D("230.00")}, OPEN, True)
     assert r.allocations == alloc(("I1", "100.00"), ("I2", "230.00"))

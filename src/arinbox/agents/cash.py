@@ -293,7 +293,9 @@ def match(
         if payment is None or payment == open_sum:
             r.allocations = [Allocation(invoice=i.invoice_number, amount=i.open_amount) for i in live]
             r.payment = open_sum
-            r.confidence = 0.96 if payment is not None else (0.92 if len(live) == 1 else 0.9)
+            # "paid yesterday" under our reminder's subject: with no amount written anywhere, whether
+            # all of it was paid is for a person to see on the bank statement
+            r.confidence = 0.96 if payment is not None else 0.85
             r.evidence.append("referenced invoices paid in full" + ("" if payment is not None else
                                                                     " (no amount stated)"))
             return r
