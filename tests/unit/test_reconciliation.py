@@ -295,3 +295,17 @@ def test_decision_currency_mismatch_is_refused(proposer: Proposer) -> None:
     assert "currency_mismatch" in out.signals
     assert not any(p.kind is ActionKind.APPLY_PAYMENT for p in out.proposals)
     assert out.review_reason and "another currency" in out.review_reason
+
+
+def test_of_two_payments_written_the_one_the_invoice_has_open_is_applied(proposer: Proposer) -> None:
+    # INV-2026-007002 has 410.00 open: the 950.00 went earlier, today's transfer is the balance
+    text = ("Following our first transfer of EUR 950.00 on 15 October, we have today transferred the "
+            "balance of EUR 410.00 for invoice INV-2026-007002.")
+    payload, signals, _ = _decide(proposer, text, "ap@beta.example")
+    assert payload["allocations"] == [{"invoice": "INV-2026-007002", "amount": "410.00"}]
+    assert "amount_mismatch" not in signals
+    assert any("taken for an earlier payment" in e for e in payload["evidence"])  # type: ignore[attr-defined]
+    # a partial payment stays what it is: 300.00 paid of 410.00 open is no "balance" to pick
+    payload, signals, _ = _decide(proposer, "We paid EUR 300.00 against invoice INV-2026-007002 (EUR 410.00).",
+                                  "ap@beta.example")
+    assert payload["allocations"] == [{"invoice": "INV-2026-007002", "amount": "300.00"}]

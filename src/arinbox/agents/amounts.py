@@ -119,7 +119,7 @@ _TAX_LABEL = re.compile(
 )
 _PAID_LABEL = re.compile(
     r"(?<!\w)(?:paid|pd|wired|remitted|sent|transferred|bezahlt|uberwiesen|paye|regle|vire|pagado|pagamos|"
-    r"transferido|transferimos|abonado)(?:\s+\w+){0,2}?\s*:?\s*$"
+    r"transferido|transferimos|abonado)(?:\s+\w+){0,3}?\s*:?\s*$"
     # a payment named by its noun: "a transfer of", "un virement de", "eine Überweisung über", "un pago de"
     r"|(?<!\w)(?:payment|transfer|wire|remittance|virement|paiement|reglement|acompte|versement|uberweisung|"
     r"zahlung|anzahlung|teilzahlung|transferencia|pago|abono)(?:\s+(?:of|for|de|d'un montant de|du montant de|"

@@ -145,6 +145,7 @@ def extract(
         unresolved_refs=list(dict.fromkeys([*resolution.unresolved, *lines.unresolved])),
         amounts=[h.money for h in hits],
         amount=principal,
+        paid_amounts=list(dict.fromkeys(h.money.amount for h in hits if h.label in ("paid", "paid_total"))),
         invoice_amounts=invoice_amounts,
         invoice_discounts=lines.discounts,
         invoice_deductions=lines.deductions,

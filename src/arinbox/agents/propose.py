@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arinbox.agents.cash import corroborated, match
+from arinbox.agents.cash import CashMatch, corroborated, match
 from arinbox.agents.replies import ReplyRenderer
 from arinbox.documents.attach import invoice_copies, statement_files
 from arinbox.domain.models import (
@@ -156,6 +156,8 @@ class Proposer:
                   tolerance=self.reconciliation.tolerance_for(customer_id, currency))
         if slips:
             m.confidence = min(m.confidence, 0.9)
+        m = self._today_s_payment(m, ex, referenced, stated, open_invoices, deduction or rest_promised,
+                                  customer_id, currency)
         out.signals.extend(m.signals)
         evidence = [f"{', '.join(other)} in another currency than the payment ({currency})"] if other else []
         evidence += slip_evidence
@@ -180,6 +182,27 @@ class Proposer:
             for number, short in m.short_paid.items():
                 self._open_dispute(out, facts, number, short, ex.dispute_reason or DisputeReason.OTHER, 0.8,
                                    ["short payment with a deduction reason"])
+
+    def _today_s_payment(self, m: CashMatch, ex: Extraction, referenced: list[InvoiceFact],
+                         stated: dict[str, Decimal], open_invoices: list[InvoiceFact], short_explained: bool,
+                         customer_id: str, currency: str) -> CashMatch:
+        """"After our first transfer of 2,000.00 we have today transferred the balance of 1,555.00":
+        of several amounts written as paid, the one that is exactly what the named invoices have open."""
+        if m.allocations and "amount_mismatch" not in m.signals or len(ex.paid_amounts) < 2 or stated:
+            return m
+        open_total = sum((i.open_amount for i in referenced if i.open_amount > 0), ZERO)
+        fits = [a for a in ex.paid_amounts if a == open_total]
+        if open_total <= 0 or len(fits) != 1:
+            return m
+        again = match(fits[0], referenced, stated, open_invoices, short_explained,
+                      tolerance=self.reconciliation.tolerance_for(customer_id, currency))
+        if not again.allocations or again.signals:
+            return m
+        again.confidence = min(again.confidence, 0.9)
+        others = ", ".join(str(a) for a in ex.paid_amounts if a != fits[0])
+        again.evidence.append(f"of the amounts written as paid, {fits[0]} is what the named invoices have open "
+                              f"({others} taken for an earlier payment)")
+        return again
 
     def _open_dispute(self, out: Proposed, facts: LedgerFacts, invoice: str, amount: Decimal,
                       reason: DisputeReason, confidence: float, evidence: list[str]) -> None:

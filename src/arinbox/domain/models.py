@@ -149,6 +149,8 @@ class Extraction(Frozen):
     unresolved_refs: list[str] = Field(default_factory=list)
     amounts: list[Money] = Field(default_factory=list)
     amount: Money | None = None  # the principal amount for the intent
+    # every amount written as paid ("we transferred", "payment of"), in reading order
+    paid_amounts: list[Decimal] = Field(default_factory=list)
     invoice_amounts: dict[str, Decimal] = Field(default_factory=dict)  # per-invoice amounts stated
     # per-invoice cash discounts and deductions a remittance states, with the deduction's reason
     invoice_discounts: dict[str, Decimal] = Field(default_factory=dict)
