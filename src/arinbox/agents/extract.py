@@ -393,14 +393,11 @@ def _column_amount(
     return amounts[-1]
 
 
-def _sums_a_part(values: Sequence[Decimal], target: Decimal) -> bool:
-    """Whether some of ``values`` (two or more, not all) add up to ``target``; a handful of lines."""
+def _part_sums(values: Sequence[Decimal]) -> set[Decimal]:
+    """What some of ``values`` (two or more, not all) add up to; only for a handful of lines."""
     if len(values) > 12:
-        return False
-    for size in range(2, len(values)):
-        if any(sum(c, Decimal("0")) == target for c in itertools.combinations(values, size)):
-            return True
-    return False
+        return set()
+    return {sum(c, Decimal("0")) for size in range(2, len(values)) for c in itertools.combinations(values, size)}
 
 
 def principal_amount(
@@ -423,8 +420,9 @@ def principal_amount(
         # "a transfer of 3,021.30 for invoices A and B" beside "invoice C (576.00) is still open":
         # an amount that only some of the lines add up to is what was paid
         line_values = set(invoice_amounts.values())
+        part_sums = _part_sums(list(invoice_amounts.values()))
         partial = [h for h in hits if h.label != "invoice" and h.money.amount not in line_values
-                   and _sums_a_part(list(invoice_amounts.values()), h.money.amount)]
+                   and h.money.amount in part_sums]
         if len({h.money.amount for h in partial}) == 1:
             return partial[0].money
     for label in ("paid_total", "total", "paid"):

@@ -84,11 +84,13 @@ def _raw_id(deps: Deps, wi: int) -> int:
         return raw_id
 
 
-def _raw(deps: Deps, raw_id: int) -> bytes:
+def _raw(deps: Deps, wi: int) -> tuple[int, bytes]:
+    """The stored message of a work item: its id and bytes, in one query."""
     with deps.sessions() as s:
-        raw = s.scalar(select(m.RawMessage.raw).where(m.RawMessage.id == raw_id))
-        assert raw is not None
-        return raw
+        row = s.execute(select(m.RawMessage.id, m.RawMessage.raw)
+                        .join(m.WorkItem, m.WorkItem.raw_message_id == m.RawMessage.id)
+                        .where(m.WorkItem.id == wi)).one()
+        return row.id, row.raw
 
 
 def without_content(email: ParsedEmail) -> ParsedEmail:
@@ -100,8 +102,7 @@ def without_content(email: ParsedEmail) -> ParsedEmail:
 
 def parse(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps, wi = runtime.context, state["work_item_id"]
-    raw_id = _raw_id(deps, wi)
-    raw = _raw(deps, raw_id)
+    raw_id, raw = _raw(deps, wi)
     try:
         email = parse_email(raw)
     except MailParseError as e:
@@ -124,8 +125,7 @@ def mask(state: EmailState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """The only node that reads unmasked text: the parse node's email if this process has it, else
     the stored message parsed again (after a restart), never the checkpointed state."""
     deps, wi = runtime.context, state["work_item_id"]
-    raw_id = _raw_id(deps, wi)
-    email = deps.parses.pop(raw_id) or parse_email(_raw(deps, raw_id))
+    email = deps.parses.pop(_raw_id(deps, wi)) or parse_email(_raw(deps, wi)[1])
     attachments = [a.text or "" for a in email.attachments]
     # the display name goes in as a header line so the signature/header name rules see it
     # the full body (quoted history too) is masked for the trace: auditors read the whole email
